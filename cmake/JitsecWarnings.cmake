@@ -1,0 +1,7 @@
+# Warnings for jitsec's own code. Errors only in CI (CMAKE_COMPILE_WARNING_AS_ERROR=ON), so a
+# local build with a newer compiler does not break on a new warning.
+add_library(jitsec_warnings INTERFACE)
+target_compile_options(jitsec_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Woverloaded-virtual
+  -Wnull-dereference -Wformat=2 -Wimplicit-fallthrough -Wcast-align -Wswitch-enum)
+# Candidates, not yet on: -Wconversion -Wold-style-cast

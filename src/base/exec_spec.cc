@@ -1,0 +1,151 @@
+#include "base/exec_spec.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace jitsec {
+
+void ExecSpec::Finalize() {
+  argv_ptrs_.clear();
+  envp_ptrs_.clear();
+  for (const auto& a : argv) argv_ptrs_.push_back(a.c_str());
+  argv_ptrs_.push_back(nullptr);
+  for (const auto& e : envp) envp_ptrs_.push_back(e.c_str());
+  envp_ptrs_.push_back(nullptr);
+}
+
+int ExecSpec::max_target_fd() const {
+  int m = 2;
+  for (const auto& f : fds) m = std::max(m, f.target);
+  return m;
+}
+
+std::string_view ChildStepName(ChildStep step) {
+  switch (step) {
+    case ChildStep::kNone: return "none";
+    case ChildStep::kFdTable: return "descriptor table";
+    case ChildStep::kSignals: return "signal reset";
+    case ChildStep::kSession: return "new session";
+    case ChildStep::kParentDeath: return "parent-death signal";
+    case ChildStep::kChdir: return "chdir";
+    case ChildStep::kUserNamespace: return "user namespace";
+    case ChildStep::kMounts: return "mounts";
+    case ChildStep::kNetwork: return "network namespace";
+    case ChildStep::kHostname: return "hostname";
+    case ChildStep::kNoNewPrivs: return "no_new_privs";
+    case ChildStep::kCapabilities: return "capabilities";
+    case ChildStep::kLandlock: return "landlock";
+    case ChildStep::kSeccomp: return "seccomp";
+    case ChildStep::kFork: return "fork";
+    case ChildStep::kExec: return "exec";
+  }
+  return "unknown";
+}
+
+namespace child {
+
+void ReportAndExit(int report_fd, ChildStep step, int err) noexcept {
+  ChildReport r{step, err};
+  if (report_fd >= 0) {
+    ssize_t n;
+    do {
+      n = ::write(report_fd, &r, sizeof r);
+    } while (n < 0 && errno == EINTR);
+  }
+  int code = 125;
+  if (step == ChildStep::kExec) code = (err == ENOENT || err == ENOTDIR) ? 127 : 126;
+  ::_exit(code);
+}
+
+bool ResetSignals() noexcept {
+  sigset_t all;
+  sigemptyset(&all);
+  if (::sigprocmask(SIG_SETMASK, &all, nullptr) != 0) return false;
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int s = 1; s < NSIG; ++s) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    (void)::sigaction(s, &sa, nullptr);  // EINVAL for the RT signals glibc reserves
+  }
+  return true;
+}
+
+bool ApplyFdTable(const ExecSpec& spec) noexcept {
+  // Move every source above every target first, so that installing one target cannot
+  // clobber a source that another target still needs.
+  constexpr int kMaxFds = 64;
+  int tmp[kMaxFds];
+  size_t n = spec.fds.size();
+  if (n > kMaxFds) {
+    errno = EMFILE;
+    return false;
+  }
+  int base = spec.max_target_fd() + 1;
+  for (size_t i = 0; i < n; ++i) {
+    tmp[i] = ::fcntl(spec.fds[i].source, F_DUPFD_CLOEXEC, base);
+    if (tmp[i] < 0) return false;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (::dup2(tmp[i], spec.fds[i].target) < 0) return false;  // dup2 clears CLOEXEC
+  }
+  for (size_t i = 0; i < n; ++i) ::close(tmp[i]);
+  // Every descriptor that is not a target: CLOEXEC (closed by exec, after any report).
+  for (int fd = 0; fd < base; ++fd) {
+    bool is_target = false;
+    for (size_t i = 0; i < n; ++i) is_target = is_target || spec.fds[i].target == fd;
+    if (!is_target) (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  if (::syscall(SYS_close_range, unsigned(base), ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = base; fd < 65536; ++fd) (void)::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  return true;
+}
+
+ChildStep ApplyProcessSetup(const ExecSpec& spec) noexcept {
+  if (spec.new_session && ::setsid() < 0) return ChildStep::kSession;
+  if (spec.controlling_tty_target >= 0 &&
+      ::ioctl(spec.controlling_tty_target, TIOCSCTTY, 0) != 0) {
+    return ChildStep::kSession;
+  }
+  if (spec.parent_pid != 0) {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return ChildStep::kParentDeath;
+    if (::getppid() != spec.parent_pid) {  // the parent died before the prctl took effect
+      errno = ESRCH;
+      return ChildStep::kParentDeath;
+    }
+  }
+  if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) return ChildStep::kChdir;
+  return ChildStep::kNone;
+}
+
+void Exec(const ExecSpec& spec, int report_fd) noexcept {
+  ::execve(spec.path.c_str(), spec.argv_ptrs(), spec.envp_ptrs());
+  ReportAndExit(report_fd, ChildStep::kExec, errno);
+}
+
+}  // namespace child
+
+ChildReport ReadChildReport(int report_fd) {
+  ChildReport r{};
+  size_t got = 0;
+  auto* p = reinterpret_cast<char*>(&r);
+  while (got < sizeof r) {
+    ssize_t n = ::read(report_fd, p + got, sizeof r - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += size_t(n);
+  }
+  if (got != sizeof r) return ChildReport{};
+  return r;
+}
+
+}  // namespace jitsec

@@ -1,0 +1,151 @@
+// The typed, immutable Policy (format version 1, see man/jitsec-policy.5) and the loader's
+// public entry points. yaml-cpp is seen only inside this module's .cc files.
+// Parent side. Paths are kept as written; "~" and relative paths are resolved against the
+// run context by the consumers (sandbox, run), never here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+
+namespace jitsec::policy {
+
+// Where a value came from in the policy file (1-based; 0 when not from the file).
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+enum class ProviderType : uint8_t { kStore, kEnv, kPostgres };
+std::string_view ProviderTypeName(ProviderType t);
+
+struct ProviderConfig {
+  std::string name;
+  ProviderType type = ProviderType::kStore;
+  // postgres
+  std::string conninfo;
+  std::string admin_secret;
+  std::string role_prefix = "jitsec_";
+  SourcePos pos;
+};
+
+enum class Approval : uint8_t { kNone, kTty };
+
+struct WhenClause {
+  std::optional<bool> ci;
+  std::vector<std::string> branch;  // globs; empty = no condition
+  std::vector<std::string> repo;    // globs on host/owner/name
+  std::vector<std::string> user;    // user names
+};
+
+struct EnvironmentConfig {
+  std::string name;
+  WhenClause when;
+  Approval approval = Approval::kNone;
+  SourcePos pos;
+};
+
+enum class DeliveryKind : uint8_t { kFile, kStdin, kEnv };
+enum class FileFormat : uint8_t { kRaw, kPgpass, kNetrc, kDotenv, kJson, kTemplate };
+std::string_view FileFormatName(FileFormat f);
+
+struct Delivery {
+  DeliveryKind kind = DeliveryKind::kFile;
+  std::string env;        // file: variable that receives /dev/fd/N; env: variable name
+  std::string path;       // file: mount path inside the sandbox (instead of / besides env)
+  FileFormat format = FileFormat::kRaw;  // file and stdin
+  std::string field;      // raw file / env: which field (empty: first secret field)
+  std::string template_text;  // format: template
+  bool unsafe = false;    // env: a secret field in the environment was explicitly allowed
+  SourcePos pos;
+};
+
+struct Credential {
+  std::string name;      // [A-Z][A-Z0-9_]*
+  std::string provider;  // may contain "{env}"
+  std::string secret;    // store/env providers
+  std::vector<std::string> grants;  // postgres
+  std::chrono::seconds ttl{0};      // 0: not given (defaults to the task's max_duration or 1h)
+  std::vector<Delivery> deliver;
+  SourcePos pos;
+};
+
+enum class Network : uint8_t { kNone, kHost };
+
+struct SandboxConfig {
+  bool enabled = true;
+  bool enabled_explicit = false;  // the task said `enabled:` itself
+  Network network = Network::kNone;
+  std::vector<std::string> read{"/"};
+  std::vector<std::string> write{".", "/tmp"};
+  std::vector<std::string> deny;
+  std::vector<std::string> protect{".git/hooks", ".git/config"};
+};
+
+struct Task {
+  std::string name;
+  std::string description;
+  std::vector<std::string> environments;  // empty: the task runs with no environment
+  std::string default_environment;        // empty: none
+  std::optional<std::vector<std::string>> commands;  // nullopt: any command
+  std::optional<std::chrono::seconds> max_duration;
+  std::vector<std::string> env_pass{"PATH", "HOME", "TERM", "LANG", "LC_*"};
+  std::vector<std::pair<std::string, std::string>> env_set;  // in file order
+  std::vector<Credential> credentials;                       // in file order
+  SandboxConfig sandbox;
+  SourcePos pos;
+};
+
+struct Settings {
+  std::string store;        // empty: default ($XDG_DATA_HOME/jitsec/store)
+  std::string state;        // empty: default ($XDG_STATE_HOME/jitsec)
+  std::string audit_path;   // empty: <state>/audit.jsonl
+  bool audit_syslog = false;
+};
+
+struct Policy {
+  int version = 1;
+  std::filesystem::path file;  // as given (empty for a policy parsed from a string)
+  Settings settings;
+  std::map<std::string, ProviderConfig> providers;  // always contains "store"
+  std::map<std::string, EnvironmentConfig> environments;
+  std::vector<Task> tasks;  // in file order
+  std::string hash;         // hex SHA-256 of the canonical form (for audit records)
+
+  const Task* FindTask(std::string_view name) const;
+};
+
+// One problem found in a policy, printed as "FILE:LINE:COL: key.path: message".
+struct Diagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key_path;  // e.g. tasks.deploy.credentials.DB.ttl; empty for file-level problems
+  std::string message;
+  std::string ToString() const;
+};
+
+// Parses and validates YAML text. `display_name` is what diagnostics call the file.
+// On failure returns every problem found, in file order (never an empty vector).
+tl::expected<Policy, std::vector<Diagnostic>> ParsePolicy(std::string_view yaml_text,
+                                                          std::string_view display_name);
+
+// Trust check (not group/world-writable, owned by root or the caller; the same for the
+// directory), then ParsePolicy. Untrusted or unreadable files give one Diagnostic.
+tl::expected<Policy, std::vector<Diagnostic>> LoadPolicyFile(const std::filesystem::path& path);
+
+// LoadPolicyFile for callers that want one Error: kPolicyUntrusted/kPolicySyntax/kPolicyInvalid
+// with the first diagnostic as the message (plus "(and N more; see jitsec check)").
+Result<Policy> LoadPolicy(const std::filesystem::path& path);
+
+// "45s", "10m", "1h30m", "2h", "1h0m30s". nullopt when not a duration.
+std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
+std::string FormatDuration(std::chrono::seconds d);
+
+}  // namespace jitsec::policy

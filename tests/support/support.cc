@@ -1,0 +1,238 @@
+#include "support/support.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "base/encoding.h"
+#include "base/random.h"
+
+namespace jitsec::testing {
+namespace fs = std::filesystem;
+
+ScopedTempDir::ScopedTempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/jitsec-test-XXXXXX";
+  char* p = ::mkdtemp(tmpl.data());
+  if (p == nullptr) {
+    ADD_FAILURE() << "mkdtemp failed: " << std::strerror(errno);
+    return;
+  }
+  path_ = p;
+  ::chmod(p, 0700);
+}
+
+ScopedTempDir::~ScopedTempDir() {
+  std::error_code ec;
+  if (!path_.empty()) {
+    // Make everything writable again first (tests create read-only trees).
+    for (auto it = fs::recursive_directory_iterator(path_, fs::directory_options::skip_permission_denied, ec);
+         it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0700);
+    }
+    fs::remove_all(path_, ec);
+  }
+}
+
+void WriteTextFile(const fs::path& p, std::string_view text, int mode) {
+  fs::create_directories(p.parent_path());
+  int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  ASSERT_GE(fd, 0) << "open " << p << ": " << std::strerror(errno);
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    ASSERT_GT(n, 0);
+    off += size_t(n);
+  }
+  ::fchmod(fd, mode_t(mode));
+  ::close(fd);
+}
+
+std::string ReadTextFile(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+ProcessResult RunProcess(const std::vector<std::string>& argv, const RunOptions& options) {
+  ProcessResult result;
+  int in_pipe[2], out_pipe[2], err_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2 failed";
+    return result;
+  }
+  std::vector<std::string> envs;
+  for (const auto& [k, v] : options.env) envs.push_back(k + "=" + v);
+  std::vector<char*> cargv, cenv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::dup2(in_pipe[0], 0);
+    ::dup2(out_pipe[1], 1);
+    ::dup2(err_pipe[1], 2);
+    if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(121);
+    ::execve(cargv[0], cargv.data(), cenv.data());
+    ::_exit(122);
+  }
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  ::close(err_pipe[1]);
+  // Feed stdin (small inputs) and close it.
+  signal(SIGPIPE, SIG_IGN);
+  if (!options.stdin_data.empty()) {
+    size_t off = 0;
+    while (off < options.stdin_data.size()) {
+      ssize_t n = ::write(in_pipe[1], options.stdin_data.data() + off, options.stdin_data.size() - off);
+      if (n <= 0) break;
+      off += size_t(n);
+    }
+  }
+  ::close(in_pipe[1]);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(options.timeout_seconds);
+  struct pollfd pfds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  int open_count = 2;
+  char buf[65536];
+  bool killed = false;
+  while (open_count > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      if (!killed) {
+        ::kill(pid, SIGKILL);
+        killed = true;
+        ADD_FAILURE() << "process timed out: " << argv[0];
+      }
+      left = std::chrono::milliseconds(1000);
+    }
+    int r = ::poll(pfds, 2, int(left.count()));
+    if (r < 0 && errno == EINTR) continue;
+    for (int i = 0; i < 2; ++i) {
+      if (pfds[i].fd >= 0 && (pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+        ssize_t n = ::read(pfds[i].fd, buf, sizeof buf);
+        if (n > 0) {
+          (i == 0 ? result.out : result.err).append(buf, size_t(n));
+        } else if (n == 0 || errno != EINTR) {
+          ::close(pfds[i].fd);
+          pfds[i].fd = -1;
+          --open_count;
+        }
+      }
+    }
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  result.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return result;
+}
+
+std::string JitsecBinary() { return JITSEC_BINARY; }
+std::string Helper(std::string_view name) { return std::string(JITSEC_HELPERS_DIR) + "/" + std::string(name); }
+
+ProcessResult RunJitsec(const std::vector<std::string>& args, const RunOptions& options) {
+  std::vector<std::string> argv{JitsecBinary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProcess(argv, options);
+}
+
+std::map<std::string, std::string> JitsecHome::Env() const {
+  std::map<std::string, std::string> env;
+  env["HOME"] = (dir.path() / "home").string();
+  env["XDG_CONFIG_HOME"] = (dir.path() / "home/.config").string();
+  env["XDG_DATA_HOME"] = (dir.path() / "home/.local/share").string();
+  env["XDG_STATE_HOME"] = (dir.path() / "home/.local/state").string();
+  env["PATH"] = "/usr/local/bin:/usr/bin:/bin";
+  env["LANG"] = "C.UTF-8";
+  fs::create_directories(dir.path() / "home");
+  return env;
+}
+fs::path JitsecHome::state() const { return dir.path() / "home/.local/state/jitsec"; }
+fs::path JitsecHome::config() const { return dir.path() / "home/.config/jitsec"; }
+fs::path JitsecHome::data() const { return dir.path() / "home/.local/share/jitsec"; }
+
+std::string MakeCanary(std::string_view tag) {
+  return "JITSEC-CANARY-" + std::string(tag) + "-" + RandomHex(8);
+}
+
+std::vector<std::string> CanaryForms(std::string_view canary) {
+  std::vector<std::string> forms{std::string(canary)};
+  forms.push_back(Base64Encode(canary, Base64Alphabet::kStandard, false));
+  forms.push_back(Base64Encode(canary, Base64Alphabet::kUrl, false));
+  forms.push_back(HexEncode(canary));
+  forms.push_back(HexEncode(canary, true));
+  // The canary's distinctive random tail alone (catches partial leaks).
+  if (canary.size() > 16) forms.push_back(std::string(canary.substr(canary.size() - 16)));
+  return forms;
+}
+
+void ExpectNoCanary(std::string_view haystack, std::string_view canary, std::string_view where) {
+  for (const auto& form : CanaryForms(canary)) {
+    EXPECT_EQ(haystack.find(form), std::string_view::npos)
+        << "secret canary (form \"" << form << "\") leaked into " << where;
+  }
+}
+
+void ExpectNoCanaryInTree(const fs::path& root, std::string_view canary) {
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::skip_permission_denied, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_symlink(ec) || !it->is_regular_file(ec)) continue;
+    if (it->file_size(ec) > (64u << 20)) continue;
+    ExpectNoCanary(ReadTextFile(it->path()), canary, it->path().string());
+  }
+}
+
+namespace {
+bool ProbeUserNs() {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(::unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+}  // namespace
+
+bool HasFeature(Feature f) {
+  switch (f) {
+    case Feature::kUserNamespaces: return ProbeUserNs();
+    case Feature::kLandlock: {
+      long abi = ::syscall(444 /* landlock_create_ruleset */, nullptr, 0, 1U);
+      return abi >= 1;
+    }
+    case Feature::kSeccomp: return ::access("/proc/sys/kernel/seccomp/actions_avail", R_OK) == 0;
+    case Feature::kMemfdSeal: return true;  // Linux >= 3.17
+    case Feature::kPostgres:
+      return ::access("/usr/lib/postgresql", X_OK) == 0;
+    case Feature::kPty: return ::access("/dev/ptmx", R_OK | W_OK) == 0;
+  }
+  return false;
+}
+
+std::string FeatureName(Feature f) {
+  switch (f) {
+    case Feature::kUserNamespaces: return "unprivileged user namespaces";
+    case Feature::kLandlock: return "Landlock";
+    case Feature::kSeccomp: return "seccomp filters";
+    case Feature::kMemfdSeal: return "memfd sealing";
+    case Feature::kPostgres: return "PostgreSQL server binaries (/usr/lib/postgresql)";
+    case Feature::kPty: return "pseudo-terminals";
+  }
+  return "?";
+}
+
+}  // namespace jitsec::testing

@@ -1,0 +1,86 @@
+// Test support shared by unit and integration tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace jitsec::testing {
+
+// A temporary directory (0700) removed with everything below it at scope exit.
+class ScopedTempDir {
+ public:
+  ScopedTempDir();
+  ~ScopedTempDir();
+  ScopedTempDir(const ScopedTempDir&) = delete;
+  ScopedTempDir& operator=(const ScopedTempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+void WriteTextFile(const std::filesystem::path& p, std::string_view text, int mode = 0600);
+std::string ReadTextFile(const std::filesystem::path& p);
+
+struct ProcessResult {
+  int status = -1;  // exit status, or 128+N for a signal
+  std::string out;
+  std::string err;
+};
+
+struct RunOptions {
+  std::map<std::string, std::string> env;  // the complete environment of jitsec
+  std::string stdin_data;
+  std::filesystem::path cwd;
+  int timeout_seconds = 60;
+};
+
+// Runs a program (no shell) with the given environment, collecting stdout and stderr.
+ProcessResult RunProcess(const std::vector<std::string>& argv, const RunOptions& options);
+// Runs the built jitsec binary.
+ProcessResult RunJitsec(const std::vector<std::string>& args, const RunOptions& options);
+std::string JitsecBinary();
+std::string Helper(std::string_view name);  // path of a probe program in tests/helpers
+
+// A self-contained jitsec home: HOME, XDG dirs, store key, state, all below one temp dir.
+struct JitsecHome {
+  ScopedTempDir dir;
+  std::map<std::string, std::string> Env() const;  // HOME, XDG_*, PATH, LANG, JITSEC_STORE_KEY_FILE
+  std::filesystem::path state() const;             // XDG_STATE_HOME/jitsec
+  std::filesystem::path config() const;            // XDG_CONFIG_HOME/jitsec
+  std::filesystem::path data() const;              // XDG_DATA_HOME/jitsec
+};
+
+// Canary checks: a recognisable secret value and its encodings.
+std::string MakeCanary(std::string_view tag);  // "JITSEC-CANARY-<tag>-<random hex>"
+std::vector<std::string> CanaryForms(std::string_view canary);  // raw, base64 (std/url), hex
+// Fails the current test if any form of the canary occurs in `haystack`; `where` names it.
+void ExpectNoCanary(std::string_view haystack, std::string_view canary, std::string_view where);
+// Scans every regular file below `root` (following no links).
+void ExpectNoCanaryInTree(const std::filesystem::path& root, std::string_view canary);
+
+// Kernel features for JITSEC_SKIP_UNLESS.
+enum class Feature { kUserNamespaces, kLandlock, kSeccomp, kMemfdSeal, kPostgres, kPty };
+bool HasFeature(Feature f);
+std::string FeatureName(Feature f);
+
+}  // namespace jitsec::testing
+
+// Skips the test with a reason when the feature is missing; fails instead when
+// JITSEC_SANDBOX_MUST_WORK=1 (CI on a machine that supports it).
+#define JITSEC_SKIP_UNLESS(feature)                                                         \
+  do {                                                                                      \
+    if (!::jitsec::testing::HasFeature(feature)) {                                          \
+      const char* must = std::getenv("JITSEC_SANDBOX_MUST_WORK");                           \
+      if (must != nullptr && std::string(must) == "1") {                                    \
+        FAIL() << "required feature missing: " << ::jitsec::testing::FeatureName(feature);  \
+      }                                                                                     \
+      GTEST_SKIP() << "feature not available here: " << ::jitsec::testing::FeatureName(feature); \
+    }                                                                                       \
+  } while (0)
