@@ -60,6 +60,8 @@ class Provider {
   virtual policy::ProviderType type() const = 0;
   // Issues a credential. On error nothing may be left at the provider, or what is left must be
   // revocable with the LeaseRef that RefFor(request) returns (the journal holds it beforehand).
+  // Fail with kProviderUnavailable only when nothing can have been created (could not connect):
+  // the caller then closes the journal record without a revoke round trip.
   [[nodiscard]] virtual Result<Lease> Issue(const LeaseRequest& request, Deadline deadline) = 0;
   // Revokes; success when the credential no longer exists.
   [[nodiscard]] virtual Status Revoke(const LeaseRef& ref, Deadline deadline) = 0;
