@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -18,6 +19,13 @@
 namespace jitsec::journal {
 
 enum class LeaseState : uint8_t { kIssuing, kIssued, kRevoked };
+std::string_view LeaseStateName(LeaseState s);  // "issuing", "issued", "revoked"
+
+// File format (see journal.cc): a header line "jitsec-lease-journal 1", then one JSON object
+// per line, each beginning with {"crc":"<crc32 hex of the rest>", ...}.
+inline constexpr std::string_view kJournalFileName = "leases.journal";
+// RecordRevoked compacts automatically once the file is larger than this.
+inline constexpr uint64_t kAutoCompactBytes = 64 * 1024;
 
 // Identifies the process that owns a run, robust against pid reuse.
 struct RunOwner {
@@ -63,12 +71,18 @@ class Journal {
   [[nodiscard]] Result<std::vector<Entry>> Outstanding() const;
 
   // Rewrites the file without the records of fully revoked leases (tmp + rename, under lock).
+  // Cheap when there is nothing to drop (the file is read but not rewritten).
   [[nodiscard]] Status Compact();
+  // Compact() only when the file is larger than `threshold_bytes`.
+  [[nodiscard]] Status MaybeCompact(uint64_t threshold_bytes = kAutoCompactBytes);
 
   const std::filesystem::path& path() const { return path_; }
 
  private:
   Journal(std::filesystem::path path, int fd);
+  // Locks fd_ with LOCK_EX, re-opening the path first when a compaction replaced the file.
+  [[nodiscard]] Status LockCurrent();
+  [[nodiscard]] Status Append(std::string_view body);
   std::filesystem::path path_;
   int fd_ = -1;  // owned; closed in the destructor
 };
