@@ -9,9 +9,12 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/environment.h"
 #include "base/error.h"
 
 namespace jitsec::policy {
@@ -24,6 +27,19 @@ struct SourcePos {
 
 enum class ProviderType : uint8_t { kStore, kEnv, kPostgres };
 std::string_view ProviderTypeName(ProviderType t);
+
+// The fields a credential of a provider type yields, in order (store/env: value;
+// postgres: user, host, port, dbname, password, uri). Secret fields are masked in output and
+// need `unsafe: true` for env delivery.
+struct FieldInfo {
+  std::string_view name;
+  bool secret = false;
+};
+std::span<const FieldInfo> ProviderFields(ProviderType t);
+// The field used when a delivery names none: the first secret field ("value" / "password").
+std::string_view DefaultField(ProviderType t);
+// nullptr when the provider type has no such field.
+const FieldInfo* FindField(ProviderType t, std::string_view name);
 
 struct ProviderConfig {
   std::string name;
@@ -116,12 +132,23 @@ struct Policy {
   std::map<std::string, ProviderConfig> providers;  // always contains "store"
   std::map<std::string, EnvironmentConfig> environments;
   std::vector<Task> tasks;  // in file order
-  std::string hash;         // hex SHA-256 of the canonical form (for audit records)
+  // Hex SHA-256 of the canonical form, which is the policy text byte for byte as read: two
+  // policies hash alike exactly when their files are identical (for audit records).
+  std::string hash;
 
   const Task* FindTask(std::string_view name) const;
 };
 
-// One problem found in a policy, printed as "FILE:LINE:COL: key.path: message".
+// What kind of problem a Diagnostic reports (LoadPolicy maps it to an ErrorCode).
+enum class DiagnosticKind : uint8_t {
+  kInvalid,     // valid YAML, but not a valid policy (kPolicyInvalid)
+  kSyntax,      // not valid YAML (kPolicySyntax)
+  kUntrusted,   // trust check failed (kPolicyUntrusted)
+  kUnreadable,  // missing or unreadable file (kNotFound / kIo)
+};
+
+// One problem found in a policy, printed as "FILE:LINE:COL: key.path: message"
+// ("FILE: message" when line is 0, i.e. the problem is about the file itself).
 struct Diagnostic {
   std::string file;
   int line = 0;
@@ -129,6 +156,7 @@ struct Diagnostic {
   std::string key_path;  // e.g. tasks.deploy.credentials.DB.ttl; empty for file-level problems
   std::string message;
   std::string ToString() const;
+  DiagnosticKind kind = DiagnosticKind::kInvalid;
 };
 
 // Parses and validates YAML text. `display_name` is what diagnostics call the file.
@@ -141,8 +169,17 @@ tl::expected<Policy, std::vector<Diagnostic>> ParsePolicy(std::string_view yaml_
 tl::expected<Policy, std::vector<Diagnostic>> LoadPolicyFile(const std::filesystem::path& path);
 
 // LoadPolicyFile for callers that want one Error: kPolicyUntrusted/kPolicySyntax/kPolicyInvalid
-// with the first diagnostic as the message (plus "(and N more; see jitsec check)").
+// (kNotFound / kIo for a missing or unreadable file) with the first diagnostic as the message,
+// plus " (and N more errors; run jitsec check)" when there are more.
 Result<Policy> LoadPolicy(const std::filesystem::path& path);
+
+// The policy file to use (cli.md): `flag_value` when non-empty, else $JITSEC_POLICY when
+// non-empty, else $XDG_CONFIG_HOME/jitsec/policy.yaml (XDG rules of base/environment.h) when
+// it exists, else /etc/jitsec/policy.yaml (returned even when absent: the loader reports it).
+std::filesystem::path DiscoverPolicyPath(const Environment& env, std::string_view flag_value);
+
+// The credential's provider name with every "{env}" replaced by `environment`.
+std::string ResolveProviderName(const Credential& credential, std::string_view environment);
 
 // "45s", "10m", "1h30m", "2h", "1h0m30s". nullopt when not a duration.
 std::optional<std::chrono::seconds> ParseDuration(std::string_view text);
