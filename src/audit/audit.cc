@@ -1,0 +1,466 @@
+#include "audit/audit.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include "audit/audit_key.h"
+#include "base/encoding.h"
+#include "base/fs.h"
+#include "base/random.h"
+#include "base/unique_fd.h"
+
+namespace jitsec::audit {
+namespace {
+
+using OrderedJson = nlohmann::ordered_json;
+
+constexpr std::string_view kZeroMac =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+constexpr std::string_view kMacKey = ",\"mac\":\"";
+constexpr size_t kMacHexBytes = 64;
+// The chain key is the audit key itself; fingerprints and the head file use keys derived from
+// it with a label, so a fingerprint can never be replayed as (or reveal) a chain MAC.
+constexpr std::string_view kFingerprintLabel = "jitsec-audit-fingerprint-v1";
+constexpr std::string_view kHeadLabel = "jitsec-audit-head-v1";
+constexpr size_t kMaxLineBytes = 16 << 20;
+constexpr std::string_view kReserved[] = {"v", "seq", "time", "prev", "mac"};
+
+std::string Quote(const std::filesystem::path& p) { return "\"" + p.string() + "\""; }
+
+std::string HmacHex(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+       data.size(), md, &md_len);
+  std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(md), md_len));
+  OPENSSL_cleanse(md, sizeof md);
+  return hex;
+}
+
+SecretBytes DeriveKey(const SecretBytes& key, std::string_view label) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  HMAC(EVP_sha256(), key.data(), int(key.size()),
+       reinterpret_cast<const unsigned char*>(label.data()), label.size(), md, &md_len);
+  SecretBytes out(std::string_view(reinterpret_cast<const char*>(md), md_len));
+  OPENSSL_cleanse(md, sizeof md);
+  return out;
+}
+
+std::string ChainMac(const SecretBytes& key, std::string_view prev, std::string_view body) {
+  std::string data;
+  data.reserve(prev.size() + 1 + body.size());
+  data.append(prev).append("\n").append(body);
+  return HmacHex(key.Reveal(), data);
+}
+
+std::string HeadMac(const SecretBytes& key, uint64_t seq, std::string_view mac) {
+  SecretBytes head_key = DeriveKey(key, kHeadLabel);
+  return HmacHex(head_key.Reveal(), std::to_string(seq) + "\n" + std::string(mac));
+}
+
+bool IsLowerHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string NowRfc3339() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm {};
+  ::gmtime_r(&ts.tv_sec, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03ldZ", long(ts.tv_nsec / 1000000));
+  return buf;
+}
+
+// Splits a complete line (without its '\n') into the part the MAC covers and the MAC. A record
+// line always ends `,"mac":"<64 hex>"}`; the covered part is the line with that key removed.
+bool SplitMac(std::string_view line, std::string& body, std::string& mac) {
+  const size_t tail = kMacKey.size() + kMacHexBytes + 2;  // `"}`
+  if (line.size() < tail + 2 || line.substr(line.size() - 2) != "\"}") return false;
+  const size_t at = line.size() - tail;
+  if (line.substr(at, kMacKey.size()) != kMacKey) return false;
+  mac = std::string(line.substr(at + kMacKey.size(), kMacHexBytes));
+  if (!IsLowerHex(mac)) return false;
+  body = std::string(line.substr(0, at));
+  body.push_back('}');
+  return true;
+}
+
+OrderedJson ParseOrdered(std::string_view text) {
+  return OrderedJson::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
+// Never throws: invalid UTF-8 is replaced (U+FFFD) instead of raising type_error 316.
+template <class J>
+std::string Dump(const J& j) {
+  return j.dump(-1, ' ', false, J::error_handler_t::replace);
+}
+
+// Holds flock(LOCK_EX) on a descriptor for its lifetime.
+class ScopedFlock {
+ public:
+  explicit ScopedFlock(int fd) : fd_(fd) {}
+  ScopedFlock(const ScopedFlock&) = delete;
+  ScopedFlock& operator=(const ScopedFlock&) = delete;
+  ~ScopedFlock() {
+    if (locked_) ::flock(fd_, LOCK_UN);
+  }
+  Status Lock(const std::filesystem::path& path) {
+    while (::flock(fd_, LOCK_EX) != 0) {
+      if (errno != EINTR) return FailErrno(ErrorCode::kIo, "cannot lock audit log " + Quote(path));
+    }
+    locked_ = true;
+    return Ok();
+  }
+
+ private:
+  int fd_;
+  bool locked_ = false;
+};
+
+struct Tail {
+  uint64_t seq = 0;
+  std::string mac{kZeroMac};
+};
+
+// Reads the last record of the log by seeking back from the end (never the whole file).
+Result<Tail> ReadTail(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return FailErrno(ErrorCode::kIo, "cannot stat audit log " + Quote(path));
+  const off_t size = st.st_size;
+  if (size == 0) return Tail{};
+  auto read_at = [&](off_t off, size_t n, std::string& out) -> Status {
+    out.resize(n);
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd, out.data() + got, n - got, off + off_t(got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return FailErrno(ErrorCode::kIo, "cannot read audit log " + Quote(path));
+      if (r == 0) break;
+      got += size_t(r);
+    }
+    out.resize(got);
+    return Ok();
+  };
+  std::string last;
+  JITSEC_TRY(read_at(size - 1, 1, last));
+  if (last != "\n") {
+    return Fail(ErrorCode::kCorrupt, "audit log " + Quote(path) +
+                                         " ends with an incomplete record (check it with "
+                                         "jitsec audit verify)");
+  }
+  // Collect the bytes of the last line, reading backwards in blocks.
+  std::string line;
+  off_t end = size - 1;  // exclusive end of the line (the '\n')
+  off_t pos = end;
+  for (;;) {
+    if (pos == 0) break;
+    const size_t n = size_t(std::min<off_t>(pos, 4096));
+    std::string block;
+    JITSEC_TRY(read_at(pos - off_t(n), n, block));
+    const size_t nl = block.rfind('\n');
+    if (nl != std::string::npos) {
+      line.insert(0, block.substr(nl + 1));
+      break;
+    }
+    line.insert(0, block);
+    pos -= off_t(n);
+    if (line.size() > kMaxLineBytes) {
+      return Fail(ErrorCode::kCorrupt, "audit log " + Quote(path) + " has an oversized last line");
+    }
+  }
+  OrderedJson rec = ParseOrdered(line);
+  Tail tail;
+  if (!rec.is_object() || !rec.contains("seq") || !rec["seq"].is_number_unsigned() ||
+      !rec.contains("mac") || !rec["mac"].is_string()) {
+    return Fail(ErrorCode::kCorrupt, "audit log " + Quote(path) +
+                                         ": the last record is not valid (check it with jitsec "
+                                         "audit verify)");
+  }
+  tail.seq = rec["seq"].get<uint64_t>();
+  tail.mac = rec["mac"].get<std::string>();
+  return tail;
+}
+
+std::filesystem::path HeadPath(const std::filesystem::path& log_path) {
+  return log_path.string() + ".head";
+}
+
+// The head file names the last record (seq and MAC) so that a log cut short is detected. It is
+// replaced by rename without fsync: after a crash it may lag one record behind, never ahead.
+Status WriteHead(const std::filesystem::path& log_path, const SecretBytes& key, uint64_t seq,
+                 const std::string& mac) {
+  OrderedJson head;
+  head["seq"] = seq;
+  head["mac"] = mac;
+  head["hmac"] = HeadMac(key, seq, mac);
+  const std::string text = Dump(head) + "\n";
+  const std::filesystem::path path = HeadPath(log_path);
+  const std::string tmp = path.string() + ".tmp-" + RandomHex(6);
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return FailErrno(ErrorCode::kIo, "cannot create " + Quote(tmp));
+  Status st = WriteAll(fd.get(), text, "cannot write " + Quote(tmp));
+  fd.reset();
+  if (st && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    st = FailErrno(ErrorCode::kIo, "cannot rename to " + Quote(path));
+  }
+  if (!st) ::unlink(tmp.c_str());
+  return st;
+}
+
+}  // namespace
+
+struct AuditLog::Impl {
+  std::filesystem::path path;
+  UniqueFd fd;
+  SecretBytes key;
+  SecretBytes fingerprint_key;
+};
+
+AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AuditLog::AuditLog(AuditLog&&) noexcept = default;
+AuditLog& AuditLog::operator=(AuditLog&&) noexcept = default;
+AuditLog::~AuditLog() = default;
+
+Result<AuditLog> AuditLog::Open(const std::filesystem::path& log_path,
+                                const std::filesystem::path& key_path) {
+  JITSEC_ASSIGN_OR_RETURN(SecretBytes key, LoadOrCreateAuditKey(key_path));
+  std::filesystem::path dir = log_path.parent_path();
+  if (!dir.empty()) JITSEC_TRY(EnsureDirectory(dir, 0700));
+  UniqueFd fd(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) return FailErrno(ErrorCode::kIo, "cannot open audit log " + Quote(log_path));
+  auto impl = std::make_unique<Impl>();
+  impl->path = log_path;
+  impl->fd = std::move(fd);
+  impl->fingerprint_key = DeriveKey(key, kFingerprintLabel);
+  impl->key = std::move(key);
+  return AuditLog(std::move(impl));
+}
+
+Status AuditLog::Append(nlohmann::json record) {
+  if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
+  if (!record.is_object() || !record.contains("event") || !record["event"].is_string()) {
+    return Fail(ErrorCode::kInvalidArgument, "audit record must be an object with an \"event\"");
+  }
+  for (std::string_view k : kReserved) {
+    if (record.contains(k)) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  "audit record must not set \"" + std::string(k) + "\" (the log adds it)");
+    }
+  }
+  ScopedFlock lock(impl_->fd.get());
+  JITSEC_TRY(lock.Lock(impl_->path));
+  JITSEC_ASSIGN_OR_RETURN(Tail tail, ReadTail(impl_->fd.get(), impl_->path));
+
+  OrderedJson out;
+  out["v"] = 1;
+  out["seq"] = tail.seq + 1;
+  out["time"] = NowRfc3339();
+  for (auto& [k, v] : record.items()) out[k] = ParseOrdered(Dump(v));
+  out["prev"] = tail.mac;
+  std::string body = Dump(out);
+  const std::string mac = ChainMac(impl_->key, tail.mac, body);
+  body.pop_back();  // the closing '}'
+  std::string line = std::move(body);
+  line.append(kMacKey).append(mac).append("\"}\n");
+
+  // One write(2) on the O_APPEND descriptor: the record lands whole and contiguous.
+  ssize_t n;
+  do {
+    n = ::write(impl_->fd.get(), line.data(), line.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return FailErrno(ErrorCode::kIo, "cannot append to audit log " + Quote(impl_->path));
+  if (size_t(n) != line.size()) {
+    return Fail(ErrorCode::kIo, "short write to audit log " + Quote(impl_->path) +
+                                    " (disk full?); the last record is incomplete");
+  }
+  return WriteHead(impl_->path, impl_->key, tail.seq + 1, mac);
+}
+
+Status AuditLog::Sync() {
+  if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
+  if (::fsync(impl_->fd.get()) != 0) {
+    return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(impl_->path));
+  }
+  return Ok();
+}
+
+std::string AuditLog::Fingerprint(const SecretBytes& value) const {
+  if (!impl_) return {};
+  return "hmac-sha256:" + HmacHex(impl_->fingerprint_key.Reveal(), value.Reveal()).substr(0, 32);
+}
+
+Result<std::vector<nlohmann::json>> ReadAll(const std::filesystem::path& log_path) {
+  std::vector<nlohmann::json> records;
+  auto text = ReadFile(log_path, /*nofollow=*/true);
+  if (!text) {
+    if (text.error().code() == ErrorCode::kNotFound) return records;
+    return Fail(text.error());
+  }
+  std::string_view rest = *text;
+  size_t line_no = 0;
+  while (!rest.empty()) {
+    ++line_no;
+    const size_t nl = rest.find('\n');
+    std::string_view line = rest.substr(0, nl);
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+    nlohmann::json j = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      return Fail(ErrorCode::kCorrupt, "audit log " + Quote(log_path) + " line " +
+                                           std::to_string(line_no) + " is not a valid record");
+    }
+    records.push_back(std::move(j));
+  }
+  return records;
+}
+
+Result<VerifyReport> Verify(const std::filesystem::path& log_path,
+                            const std::filesystem::path& key_path) {
+  VerifyReport report;
+  std::string text;
+  if (auto r = ReadFile(log_path, /*nofollow=*/true)) {
+    text = std::move(*r);
+  } else if (r.error().code() != ErrorCode::kNotFound) {
+    return Fail(r.error());
+  }
+  std::optional<std::string> head_text;
+  if (auto r = ReadFile(HeadPath(log_path), /*nofollow=*/true)) {
+    head_text = std::move(*r);
+  } else if (r.error().code() != ErrorCode::kNotFound) {
+    return Fail(r.error());
+  }
+  if (text.empty() && !head_text) {
+    report.ok = true;
+    return report;
+  }
+  JITSEC_ASSIGN_OR_RETURN(SecretBytes key, ReadAuditKey(key_path));
+
+  auto problem = [&](size_t line_no, std::string what) {
+    report.ok = false;
+    report.problem = "line " + std::to_string(line_no) + ": " + std::move(what);
+    return report;
+  };
+
+  std::string prev{kZeroMac};
+  uint64_t prev_seq = 0;
+  std::string_view rest = text;
+  size_t line_no = 0;
+  while (!rest.empty()) {
+    ++line_no;
+    const size_t nl = rest.find('\n');
+    if (nl == std::string_view::npos) {
+      return problem(line_no, "incomplete record (the log was cut or a write was torn)");
+    }
+    std::string_view line = rest.substr(0, nl);
+    rest = rest.substr(nl + 1);
+    OrderedJson rec = ParseOrdered(line);
+    if (rec.is_discarded() || !rec.is_object()) return problem(line_no, "not a valid JSON record");
+    if (!rec.contains("v") || rec["v"] != 1) return problem(line_no, "unsupported record version");
+    std::string body;
+    std::string mac;
+    if (!SplitMac(line, body, mac)) return problem(line_no, "record has no MAC at its end");
+    if (CRYPTO_memcmp(ChainMac(key, rec.contains("prev") && rec["prev"].is_string()
+                                        ? rec["prev"].get<std::string>()
+                                        : std::string(),
+                               body)
+                          .data(),
+                      mac.data(), kMacHexBytes) != 0) {
+      return problem(line_no, "chain broken (record edited: its MAC does not match)");
+    }
+    if (!rec.contains("seq") || !rec["seq"].is_number_unsigned() ||
+        rec["seq"].get<uint64_t>() != prev_seq + 1) {
+      const std::string seq = rec.contains("seq") ? Dump(rec["seq"]) : "none";
+      return problem(line_no, "chain broken (record removed or reordered: seq " + seq +
+                                  " follows seq " + std::to_string(prev_seq) + ")");
+    }
+    if (rec["prev"].get<std::string>() != prev) {
+      return problem(line_no, "chain broken (record edited, removed or reordered)");
+    }
+    prev = mac;
+    prev_seq = rec["seq"].get<uint64_t>();
+    report.records = line_no;
+  }
+
+  // The head names the last record appended; a log that ends before it was cut short.
+  const std::string head_name = Quote(HeadPath(log_path));
+  if (!head_text) {
+    return problem(line_no + 1, "head file " + head_name +
+                                    " is missing (records may have been removed from the end)");
+  }
+  while (!head_text->empty() && head_text->back() == '\n') head_text->pop_back();
+  OrderedJson head = ParseOrdered(*head_text);
+  if (!head.is_object() || !head.contains("seq") || !head["seq"].is_number_unsigned() ||
+      !head.contains("mac") || !head["mac"].is_string() || !head.contains("hmac") ||
+      !head["hmac"].is_string() ||
+      head["hmac"].get<std::string>() !=
+          HeadMac(key, head["seq"].get<uint64_t>(), head["mac"].get<std::string>())) {
+    return problem(line_no + 1, "head file " + head_name + " failed authentication");
+  }
+  const uint64_t head_seq = head["seq"].get<uint64_t>();
+  if (prev_seq < head_seq) {
+    return problem(line_no + 1, "records removed from the end (the log ends at seq " +
+                                    std::to_string(prev_seq) + ", its head file says seq " +
+                                    std::to_string(head_seq) + ")");
+  }
+  // After a crash the head may lag the log by one record; it must still match that record.
+  if (prev_seq > head_seq + 1) {
+    return problem(line_no + 1, "head file " + head_name + " is stale (seq " +
+                                    std::to_string(head_seq) + ", the log ends at seq " +
+                                    std::to_string(prev_seq) + ")");
+  }
+  if (prev_seq == head_seq && head["mac"].get<std::string>() != prev) {
+    return problem(line_no, "chain broken (last record replaced: it does not match the head file)");
+  }
+  report.ok = true;
+  return report;
+}
+
+std::string FormatRecord(const nlohmann::json& record) {
+  auto show = [](const nlohmann::json& v) -> std::string {
+    if (v.is_string()) {
+      const std::string& s = v.get_ref<const std::string&>();
+      std::string esc = JsonEscape(s);
+      if (s.empty() || esc != s || s.find_first_of(" \"=") != std::string::npos) {
+        return "\"" + esc + "\"";
+      }
+      return s;
+    }
+    return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  auto field = [&](std::string_view key) -> std::string {
+    auto it = record.find(key);
+    if (it == record.end()) return {};
+    return show(*it);
+  };
+  if (!record.is_object()) return show(record);
+  std::string out = field("time");
+  out += " " + field("event");
+  for (auto [key, label] : {std::pair{"task", "task"}, {"env", "env"}, {"run_id", "run"}}) {
+    if (record.contains(key)) out += std::string(" ") + label + "=" + field(key);
+  }
+  static constexpr std::string_view kSkip[] = {"v",   "seq",    "time", "event", "task",
+                                               "env", "run_id", "prev", "mac"};
+  for (auto& [k, v] : record.items()) {
+    bool skip = false;
+    for (std::string_view s : kSkip) skip = skip || k == s;
+    if (!skip) out += " " + JsonEscape(k) + "=" + show(v);
+  }
+  return out;
+}
+
+}  // namespace jitsec::audit
