@@ -1,0 +1,752 @@
+#include "run/run.h"
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "audit/audit.h"
+#include "base/fs.h"
+#include "base/log.h"
+#include "base/random.h"
+#include "context/context.h"
+#include "delivery/delivery.h"
+#include "journal/journal.h"
+#include "mask/redactor.h"
+#include "providers/local_store/store.h"
+#include "providers/registry.h"
+#include "run/decide.h"
+#include "run/lease_set.h"
+#include "sandbox/sandbox.h"
+#include "supervise/supervise.h"
+
+namespace jitsec::run {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kProviderTimeout = std::chrono::seconds(30);
+
+fs::path ExpandHome(const std::string& p, const std::string& home) {
+  if (p == "~") return home;
+  if (p.rfind("~/", 0) == 0) return fs::path(home) / p.substr(2);
+  return p;
+}
+
+Paths PathsFor(const fs::path& policy_path, const policy::Settings* settings, const Environment& env) {
+  std::string home = HomeDir(env);
+  Paths p;
+  p.policy = policy_path;
+  p.config_dir = ConfigDir(env);
+  p.store_dir = settings && !settings->store.empty() ? ExpandHome(settings->store, home)
+                                                     : fs::path(DataDir(env)) / "store";
+  p.store_key = providers::local_store::DefaultKeyFile(env);
+  p.state_dir = settings && !settings->state.empty() ? ExpandHome(settings->state, home)
+                                                     : fs::path(StateDir(env));
+  p.audit_log = settings && !settings->audit_path.empty() ? ExpandHome(settings->audit_path, home)
+                                                          : p.state_dir / "audit.jsonl";
+  p.audit_key = p.config_dir / "audit.key";
+  return p;
+}
+
+std::string EnvironmentChoice(const RunOptions& o, const Environment& env, std::string* source) {
+  if (!o.environment.empty()) {
+    *source = "--env";
+    return o.environment;
+  }
+  if (auto e = env.Get("JITSEC_ENV"); e && !e->empty()) {
+    *source = "JITSEC_ENV";
+    return *e;
+  }
+  return "";
+}
+
+// The loaded policy and the decision: everything run, --dry-run and explain share.
+struct Request {
+  policy::Policy policy;
+  context::RunContext ctx;
+  Paths paths;
+  Decision decision;
+  std::string run_id;
+};
+
+Result<Request> Evaluate(const RunOptions& o, const Environment& env) {
+  Request r;
+  r.run_id = NewId("r-");
+  JITSEC_ASSIGN_OR_RETURN(r.ctx, context::Capture(env));
+  fs::path policy_path = policy::DiscoverPolicyPath(env, o.policy_flag);
+  JITSEC_ASSIGN_OR_RETURN(r.policy, policy::LoadPolicy(policy_path));
+  r.paths = PathsFor(policy_path, &r.policy.settings, env);
+  std::string source;
+  std::string requested = EnvironmentChoice(o, env, &source);
+  JITSEC_ASSIGN_OR_RETURN(r.decision, Decide(r.policy, o.task, requested, source, o.command, r.ctx));
+  return r;
+}
+
+nlohmann::json ContextFields(const Request& r, const RunOptions& o) {
+  nlohmann::json j;
+  j["run_id"] = r.run_id;
+  j["task"] = o.task;
+  j["env"] = r.decision.environment;
+  j["user"] = r.ctx.user;
+  j["uid"] = r.ctx.uid;
+  j["cwd"] = r.ctx.cwd.string();
+  j["repo"] = r.ctx.git ? r.ctx.git->origin : "";
+  j["branch"] = r.ctx.git ? r.ctx.git->branch : "";
+  j["commit"] = r.ctx.git ? r.ctx.git->commit : "";
+  j["ci"] = r.ctx.ci ? r.ctx.ci_system : "";
+  j["policy"] = r.paths.policy.string();
+  j["policy_hash"] = r.policy.hash;
+  return j;
+}
+
+// Writes audit records for one run; failures to write are reported, never fatal after issuance.
+class AuditRecorder final : public LeaseObserver {
+ public:
+  AuditRecorder(audit::AuditLog* log, nlohmann::json base) : log_(log), base_(std::move(base)) {}
+  void SetArgv(nlohmann::json argv) { base_["argv"] = std::move(argv); }
+  Status Write(const std::string& event, nlohmann::json extra = nlohmann::json::object()) {
+    nlohmann::json rec = base_;
+    rec["event"] = event;
+    for (auto& [k, v] : extra.items()) rec[k] = v;
+    auto st = log_->Append(std::move(rec));
+    if (!st) log::Error("audit: {}", st.error().message());
+    return st;
+  }
+  void OnIssued(const IssuedLease& l) override {
+    nlohmann::json c;
+    c["name"] = l.credential->name;
+    c["provider"] = l.lease.ref.provider;
+    c["provider_type"] = std::string(policy::ProviderTypeName(l.lease.ref.type));
+    c["lease"] = l.lease.ref.lease_id;
+    c["handle"] = l.lease.ref.handle;
+    c["ttl"] = l.credential->ttl.count();
+    const auto* f = l.lease.FirstSecretField();
+    if (f != nullptr) c["fingerprint"] = log_->Fingerprint(f->value);
+    pending_issue_.push_back(std::move(c));
+  }
+  void OnRevoked(const RevokeResult& r) override {
+    nlohmann::json c;
+    c["name"] = r.credential;
+    c["provider"] = r.ref.provider;
+    c["lease"] = r.ref.lease_id;
+    c["result"] = r.ok ? "revoked" : "failed";
+    if (!r.ok) c["error"] = r.error;
+    (void)Write("revoke", {{"credential", c}});
+  }
+  // Issue records are written once argv can be masked with the issued values.
+  void FlushIssued() {
+    for (auto& c : pending_issue_) (void)Write("issue", {{"credential", c}});
+    pending_issue_.clear();
+  }
+
+ private:
+  audit::AuditLog* log_;
+  nlohmann::json base_;
+  std::vector<nlohmann::json> pending_issue_;
+};
+
+nlohmann::json MaskedArgv(const std::vector<std::string>& argv,
+                          const std::shared_ptr<const mask::PatternSet>& patterns) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : argv) {
+    if (!patterns) {
+      out.push_back(a);
+      continue;
+    }
+    mask::Redactor r(patterns);
+    std::string s;
+    r.Feed(a, s);
+    r.Finish(s);
+    out.push_back(s);
+  }
+  return out;
+}
+
+bool MatchesPass(const std::vector<std::string>& pass, const std::string& name) {
+  return std::any_of(pass.begin(), pass.end(),
+                     [&](const std::string& g) { return context::GlobMatch(g, name); });
+}
+
+// The child's environment: env.pass ∩ caller, env.set, deliveries, JITSEC_*; never the
+// variables an env provider read its secret from.
+std::vector<std::string> ChildEnvironment(const Request& r, const delivery::DeliveryPlan& dp,
+                                          const std::vector<std::string>& consumed) {
+  std::map<std::string, std::string> env;
+  const policy::Task& task = *r.decision.task;
+  for (const auto& [k, v] : r.ctx.env) {
+    if (k.rfind("JITSEC_", 0) == 0) continue;
+    if (std::find(consumed.begin(), consumed.end(), k) != consumed.end()) continue;
+    if (MatchesPass(task.env_pass, k)) env[k] = v;
+  }
+  for (const auto& [k, v] : task.env_set) env[k] = v;
+  for (const auto& [k, v] : dp.env) env[k] = v;
+  env["JITSEC_TASK"] = task.name;
+  env["JITSEC_ENV"] = r.decision.environment;
+  env["JITSEC_RUN_ID"] = r.run_id;
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (auto& [k, v] : env) out.push_back(k + "=" + v);
+  return out;
+}
+
+void WipeStrings(std::vector<std::string>& v) {
+  for (auto& s : v) explicit_bzero(s.data(), s.size());
+  v.clear();
+}
+
+void HardenProcess() {
+  // Secrets will live in this process: no core dumps, no ptrace by same-uid processes.
+  (void)::prctl(PR_SET_DUMPABLE, 0);
+  struct rlimit zero {0, 0};
+  (void)::setrlimit(RLIMIT_CORE, &zero);
+}
+
+sandbox::PlanInputs SandboxInputs(const Request& r, const delivery::DeliveryPlan* dp) {
+  sandbox::PlanInputs in;
+  in.workspace = r.ctx.workspace();
+  in.home = r.ctx.home;
+  in.jitsec_readonly = {r.paths.policy, r.paths.config_dir, r.paths.state_dir, r.paths.audit_log};
+  in.jitsec_hidden = {r.paths.store_dir, r.paths.store_key, r.paths.audit_key};
+  if (dp != nullptr) {
+    for (const auto& f : dp->files) {
+      if (!f.mount_path.empty()) in.secret_mounts.push_back({f.mount_path, f.target});
+    }
+  }
+  return in;
+}
+
+bool NeedsStore(const policy::Policy& policy, const policy::Task& task, const std::string& env) {
+  for (const auto& c : task.credentials) {
+    auto it = policy.providers.find(policy::ResolveProviderName(c, env));
+    if (it == policy.providers.end()) continue;
+    if (it->second.type != policy::ProviderType::kEnv) return true;
+  }
+  return false;
+}
+
+// Revokes leases left by runs that are provably gone. Never touches a live run's lease.
+SweepReport SweepOrphans(journal::Journal& journal, const providers::ProviderContext& pctx,
+                         audit::AuditLog* audit_log) {
+  SweepReport report;
+  auto outstanding = journal.Outstanding();
+  if (!outstanding) {
+    report.errors.push_back(outstanding.error().message());
+    ++report.failed;
+    return report;
+  }
+  for (const auto& e : *outstanding) {
+    if (e.owner.IsAlive()) {
+      ++report.skipped_live;
+      continue;
+    }
+    providers::LeaseRef ref;
+    ref.lease_id = e.lease_id;
+    ref.provider = e.provider;
+    ref.handle = e.handle;
+    ref.revoke_params = e.revoke_params;
+    ref.type = e.provider_type == "postgres" ? policy::ProviderType::kPostgres
+               : e.provider_type == "env"    ? policy::ProviderType::kEnv
+                                             : policy::ProviderType::kStore;
+    Status st = [&]() -> Status {
+      JITSEC_ASSIGN_OR_RETURN(auto provider, providers::CreateProviderForRevoke(ref, pctx));
+      return provider->Revoke(ref, Clock::now() + kProviderTimeout);
+    }();
+    nlohmann::json rec{{"event", "revoke"}, {"run_id", e.run_id}, {"task", e.task},
+                       {"sweep", true},
+                       {"credential", {{"name", e.credential}, {"provider", e.provider},
+                                       {"lease", e.lease_id}, {"result", st ? "revoked" : "failed"}}}};
+    if (st) {
+      (void)journal.RecordRevoked(e.lease_id);
+      ++report.revoked;
+    } else {
+      (void)journal.RecordRevokeFailed(e.lease_id, st.error().message());
+      rec["credential"]["error"] = st.error().message();
+      report.errors.push_back("lease " + e.lease_id + " (" + e.provider + "): " + st.error().message());
+      ++report.failed;
+    }
+    if (audit_log != nullptr) (void)audit_log->Append(std::move(rec));
+  }
+  if (report.revoked > 0) (void)journal.Compact();
+  return report;
+}
+
+// Lazily opened store: only runs that need it pay for the key read.
+class LazyStore final : public providers::SecretSource {
+ public:
+  explicit LazyStore(const Paths& p) : paths_(p) {}
+  Result<SecretBytes> Get(std::string_view name) const override {
+    if (!store_) {
+      auto s = providers::local_store::LocalStore::Open(paths_.store_dir, paths_.store_key, false);
+      if (!s) return Fail(std::move(s).error());
+      store_.emplace(std::move(*s));
+    }
+    return store_->Get(name);
+  }
+
+ private:
+  const Paths& paths_;
+  mutable std::optional<providers::local_store::LocalStore> store_;
+};
+
+}  // namespace
+
+Result<Paths> ResolvePaths(const std::string& policy_flag, const Environment& env) {
+  fs::path policy_path = policy::DiscoverPolicyPath(env, policy_flag);
+  std::error_code ec;
+  if (!fs::exists(policy_path, ec)) {
+    if (!policy_flag.empty()) return Fail(ErrorCode::kNotFound, "policy file not found: " + policy_path.string());
+    return PathsFor(policy_path, nullptr, env);
+  }
+  JITSEC_ASSIGN_OR_RETURN(auto policy, policy::LoadPolicy(policy_path));
+  return PathsFor(policy_path, &policy.settings, env);
+}
+
+Result<int> Run(const RunOptions& o, const Environment& env) {
+  // Signals are blocked from here on: one that arrives while credentials are issued is acted
+  // on after issuance (revoke, then exit 128+N), never lost and never killing us mid-issue.
+  JITSEC_ASSIGN_OR_RETURN(UniqueFd signal_fd, supervise::BlockSignals());
+  HardenProcess();
+
+  JITSEC_ASSIGN_OR_RETURN(Request r, Evaluate(o, env));
+  JITSEC_TRY(EnsureDirectory(r.paths.state_dir));
+  JITSEC_TRY(EnsureDirectory(r.paths.config_dir));
+  JITSEC_ASSIGN_OR_RETURN(audit::AuditLog audit_log, audit::AuditLog::Open(r.paths.audit_log, r.paths.audit_key));
+  AuditRecorder recorder(&audit_log, ContextFields(r, o));
+  recorder.SetArgv(o.command);
+
+  if (!r.decision.allowed) {
+    (void)recorder.Write("refuse", {{"rule", r.decision.rule}, {"reason", r.decision.reason}});
+    return Fail(ErrorCode::kPolicyRefused, r.decision.reason);
+  }
+  if (r.decision.needs_approval) {
+    std::string why;
+    std::string prompt = "run task \"" + o.task + "\" in environment \"" + r.decision.environment + "\"?";
+    if (!TtyApprover(prompt, &why)) {
+      (void)recorder.Write("refuse", {{"rule", "approval"}, {"reason", why}});
+      return Fail(ErrorCode::kPolicyRefused, why);
+    }
+  }
+  const policy::Task& task = *r.decision.task;
+
+  // The sandbox plan first: a kernel that cannot enforce it refuses before anything is issued.
+  std::optional<sandbox::KernelFeatures> kernel;
+  if (task.sandbox.enabled) {
+    JITSEC_ASSIGN_OR_RETURN(kernel, sandbox::ProbeKernel(r.paths.state_dir));
+    auto plan = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, nullptr), *kernel);
+    if (!plan) {
+      (void)recorder.Write("refuse", {{"rule", "sandbox"}, {"reason", plan.error().message()}});
+      return Fail(std::move(plan).error());
+    }
+  } else {
+    for (const auto& c : task.credentials) {
+      for (const auto& d : c.deliver) {
+        if (!d.path.empty()) {
+          return Fail(ErrorCode::kPolicyInvalid, "credential " + c.name + ": file: {path: " + d.path +
+                                                     "} needs the sandbox (sandbox.enabled is false)");
+        }
+      }
+    }
+  }
+
+  LazyStore store(r.paths);
+  providers::ProviderContext pctx{&store, &env};
+  JITSEC_ASSIGN_OR_RETURN(journal::Journal journal, journal::Journal::Open(r.paths.state_dir));
+  {
+    SweepReport swept = SweepOrphans(journal, pctx, &audit_log);
+    for (const auto& e : swept.errors) log::Warn("sweep: {}", e);
+    if (swept.revoked > 0) log::Info("revoked {} lease(s) left by earlier runs", swept.revoked);
+  }
+  if (NeedsStore(r.policy, task, r.decision.environment)) {
+    // Fail early with the store's own message if it cannot be opened.
+    auto s = providers::local_store::LocalStore::Open(r.paths.store_dir, r.paths.store_key, false);
+    if (!s) return Fail(std::move(s).error());
+  }
+
+  LeaseSet leases(&journal, [&](const policy::ProviderConfig& c) { return providers::CreateProvider(c, pctx); },
+                  &recorder, r.run_id, task.name);
+  auto deadline = Clock::now() + kProviderTimeout;
+  Status issued = leases.IssueAll(r.policy, task, r.decision.environment, deadline);
+
+  // Masking patterns from every secret field value issued.
+  std::vector<const SecretBytes*> secrets;
+  std::vector<std::string> consumed_env;
+  for (const auto& l : leases.issued()) {
+    for (const auto& f : l.lease.fields) {
+      if (f.secret) secrets.push_back(&f.value);
+    }
+    if (l.lease.ref.type == policy::ProviderType::kEnv) consumed_env.push_back(l.credential->secret);
+  }
+  // The env provider's variables are never passed on, even when issuance failed.
+  for (const auto& c : task.credentials) {
+    auto it = r.policy.providers.find(policy::ResolveProviderName(c, r.decision.environment));
+    if (it != r.policy.providers.end() && it->second.type == policy::ProviderType::kEnv) {
+      consumed_env.push_back(c.secret);
+    }
+  }
+  std::shared_ptr<const mask::PatternSet> patterns;
+  if (!secrets.empty()) patterns = mask::Compile(secrets);
+  recorder.SetArgv(MaskedArgv(o.command, patterns));
+  (void)recorder.Write("decision", {{"result", "allowed"}, {"command", r.decision.command_path.string()}});
+  recorder.FlushIssued();
+
+  auto revoke_and = [&](Error e) -> Result<int> {
+    (void)recorder.Write("error", {{"reason", e.message()}});
+    leases.RevokeAll(Clock::now() + kProviderTimeout);
+    return Fail(std::move(e));
+  };
+  if (!issued) return revoke_and(std::move(issued).error());
+  if (int sig = supervise::PendingTermination(signal_fd.get()); sig != 0) {
+    (void)recorder.Write("error", {{"reason", "interrupted by signal " + std::to_string(sig) + " before start"}});
+    leases.RevokeAll(Clock::now() + kProviderTimeout);
+    return 128 + sig;
+  }
+
+  std::vector<delivery::IssuedCredential> ic;
+  for (const auto& l : leases.issued()) ic.push_back({l.credential, &l.lease});
+  auto dp = delivery::Prepare(ic);
+  if (!dp) return revoke_and(std::move(dp).error());
+
+  // The child's descriptor table and environment.
+  ExecSpec spec;
+  spec.path = r.decision.command_path.string();
+  spec.argv = o.command;
+  spec.envp = ChildEnvironment(r, *dp, consumed_env);
+  spec.cwd = r.ctx.cwd.string();
+  spec.new_session = true;
+  bool masking = patterns != nullptr && !o.no_mask;
+  UniqueFd out_r, out_w, err_r, err_w;
+  if (masking) {
+    int p1[2], p2[2];
+    if (::pipe2(p1, O_CLOEXEC) != 0) return revoke_and(Error::FromErrno(ErrorCode::kInternal, "pipe2"));
+    out_r.reset(p1[0]);
+    out_w.reset(p1[1]);
+    if (::pipe2(p2, O_CLOEXEC) != 0) return revoke_and(Error::FromErrno(ErrorCode::kInternal, "pipe2"));
+    err_r.reset(p2[0]);
+    err_w.reset(p2[1]);
+  }
+  spec.fds.push_back({dp->stdin_memfd ? dp->stdin_memfd.get() : 0, 0});
+  spec.fds.push_back({masking ? out_w.get() : 1, 1});
+  spec.fds.push_back({masking ? err_w.get() : 2, 2});
+  for (const auto& f : dp->files) spec.fds.push_back({f.fd.get(), f.target});
+
+  Result<sandbox::Launched> launched = Fail(ErrorCode::kInternal, "not launched");
+  if (task.sandbox.enabled) {
+    auto plan = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, &*dp), *kernel);
+    if (!plan) return revoke_and(std::move(plan).error());
+    auto prepared = sandbox::Prepare(*plan, *kernel);
+    if (!prepared) return revoke_and(std::move(prepared).error());
+    spec.Finalize();
+    launched = sandbox::Launch(*prepared, spec);
+    if (launched) {
+      nlohmann::json sb = plan->ToJson();
+      (void)recorder.Write("sandbox", {{"sandbox", sb}});
+    }
+  } else {
+    spec.parent_pid = ::getpid();
+    spec.Finalize();
+    launched = supervise::SpawnPlain(spec);
+  }
+  WipeStrings(spec.envp);
+  out_w.reset();
+  err_w.reset();
+  dp->files.clear();  // the child holds its own copies now
+  dp->stdin_memfd.reset();
+  if (!launched) return revoke_and(std::move(launched).error());
+  (void)recorder.Write("start", {{"pid", launched->pid}, {"sandboxed", task.sandbox.enabled},
+                                 {"masked", masking}, {"no_mask", o.no_mask}});
+
+  supervise::Options sopt;
+  if (task.max_duration) sopt.max_duration = std::chrono::duration_cast<std::chrono::milliseconds>(*task.max_duration);
+  sopt.child_stdout = std::move(out_r);
+  sopt.child_stderr = std::move(err_r);
+  sopt.patterns = masking ? patterns : nullptr;
+  sopt.sandboxed = task.sandbox.enabled;
+  auto status = supervise::Supervise(*launched, signal_fd.get(), sopt);
+
+  nlohmann::json end;
+  if (status) {
+    end["exit"] = status->ExitCode();
+    end["duration_ms"] = status->duration.count();
+    end["outcome"] = status->kind == supervise::ExitStatus::Kind::kTimedOut ? "timeout"
+                     : status->kind == supervise::ExitStatus::Kind::kSignaled ? "signal"
+                                                                              : "exit";
+    if (status->kind == supervise::ExitStatus::Kind::kSignaled) end["signal"] = status->signal;
+  } else {
+    end["error"] = status.error().message();
+  }
+  (void)recorder.Write("end", end);
+
+  auto results = leases.RevokeAll(Clock::now() + kProviderTimeout);
+  for (const auto& res : results) {
+    if (!res.ok) {
+      log::Error("revoking {} ({}) failed: {}; the lease stays in the journal for `jitsec leases sweep`",
+                 res.credential, res.ref.provider, res.error);
+    }
+  }
+  (void)journal.Compact();
+  (void)audit_log.Sync();
+  if (!status) return Fail(std::move(status).error());
+  return status->ExitCode();
+}
+
+Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
+  JITSEC_ASSIGN_OR_RETURN(Request r, Evaluate(o, env));
+  Explanation ex;
+  ex.allowed = r.decision.allowed;
+  nlohmann::json& j = ex.doc;
+  const policy::Task* task = r.decision.task;
+  j["task"] = o.task;
+  j["description"] = task ? task->description : "";
+  j["policy"] = r.paths.policy.string();
+  j["environment"] = r.decision.environment;
+  j["environment_source"] = r.decision.environment_source;
+  j["decision"] = {{"allowed", r.decision.allowed}, {"rule", r.decision.rule}, {"reason", r.decision.reason}};
+  j["command"] = r.decision.command_path.string();
+  j["matched_command"] = r.decision.matched_command;
+  j["approval"] = r.decision.needs_approval ? "tty" : "none";
+  j["context"] = {{"cwd", r.ctx.cwd.string()},
+                  {"workspace", r.ctx.workspace().string()},
+                  {"repo", r.ctx.git ? r.ctx.git->origin : ""},
+                  {"branch", r.ctx.git ? r.ctx.git->branch : ""},
+                  {"commit", r.ctx.git ? r.ctx.git->commit : ""},
+                  {"ci", r.ctx.ci ? r.ctx.ci_system : ""},
+                  {"user", r.ctx.user}};
+  nlohmann::json warnings = nlohmann::json::array();
+  nlohmann::json creds = nlohmann::json::array();
+  if (task) {
+    if (task->max_duration) j["max_duration"] = policy::FormatDuration(*task->max_duration);
+    for (const auto& c : task->credentials) {
+      nlohmann::json cj;
+      cj["name"] = c.name;
+      cj["provider"] = policy::ResolveProviderName(c, r.decision.environment);
+      auto pit = r.policy.providers.find(cj["provider"].get<std::string>());
+      if (pit != r.policy.providers.end()) cj["provider_type"] = std::string(policy::ProviderTypeName(pit->second.type));
+      if (!c.secret.empty()) cj["secret"] = c.secret;
+      if (!c.grants.empty()) cj["grants"] = c.grants;
+      auto ttl = c.ttl.count() > 0 ? c.ttl : task->max_duration.value_or(std::chrono::seconds(3600));
+      cj["ttl"] = policy::FormatDuration(ttl);
+      nlohmann::json dl = nlohmann::json::array();
+      for (const auto& d : c.deliver) {
+        nlohmann::json dj;
+        switch (d.kind) {
+          case policy::DeliveryKind::kFile:
+            dj["form"] = "file";
+            dj["format"] = std::string(policy::FileFormatName(d.format));
+            if (!d.env.empty()) dj["env"] = d.env;
+            if (!d.path.empty()) dj["path"] = d.path;
+            break;
+          case policy::DeliveryKind::kStdin:
+            dj["form"] = "stdin";
+            dj["format"] = std::string(policy::FileFormatName(d.format));
+            break;
+          case policy::DeliveryKind::kEnv:
+            dj["form"] = "env";
+            dj["env"] = d.env;
+            dj["field"] = d.field;
+            if (d.unsafe) {
+              dj["unsafe"] = true;
+              warnings.push_back("credential " + c.name + ": secret field \"" + d.field +
+                                 "\" is put in the environment variable " + d.env +
+                                 " (unsafe: true); any process that can read the environment sees it");
+              if (task->sandbox.network == policy::Network::kHost || !task->sandbox.enabled) {
+                warnings.push_back("credential " + c.name +
+                                   ": a secret in the environment together with network access");
+              }
+            }
+            break;
+        }
+        dl.push_back(dj);
+      }
+      cj["deliver"] = dl;
+      creds.push_back(cj);
+    }
+    if (task->credentials.size() > 0) {
+      warnings.push_back("secret values shorter than " + std::to_string(mask::Options{}.min_length) +
+                         " bytes are delivered but not masked in output");
+    }
+    nlohmann::json sb;
+    sb["enabled"] = task->sandbox.enabled;
+    if (task->sandbox.enabled) {
+      auto kernel = sandbox::ProbeKernel(r.paths.state_dir);
+      if (kernel) {
+        auto plan = sandbox::BuildPlan(task->sandbox, SandboxInputs(r, nullptr), *kernel);
+        if (plan) {
+          sb = plan->ToJson();
+          for (const auto& w : plan->warnings) warnings.push_back(w);
+        } else {
+          sb["error"] = plan.error().message();
+          warnings.push_back("sandbox: " + plan.error().message());
+        }
+      } else {
+        sb["error"] = kernel.error().message();
+      }
+    } else {
+      warnings.push_back("the sandbox is disabled for this task: the command sees the whole machine");
+    }
+    j["sandbox"] = sb;
+  }
+  j["credentials"] = creds;
+  j["warnings"] = warnings;
+
+  // Text form.
+  std::string t;
+  t += "task:        " + o.task + (task && !task->description.empty() ? " — " + task->description : "") + "\n";
+  t += "policy:      " + r.paths.policy.string() + "\n";
+  t += "environment: " + (r.decision.environment.empty() ? std::string("(none)") : r.decision.environment) +
+       (r.decision.environment_source.empty() ? "" : " (from " + r.decision.environment_source + ")") + "\n";
+  t += "command:     " + r.decision.command_path.string() + "\n";
+  t += "decision:    " + std::string(r.decision.allowed ? "allowed" : "refused");
+  if (!r.decision.allowed) t += " by " + r.decision.rule + ": " + r.decision.reason;
+  t += "\n";
+  if (r.decision.needs_approval) t += "approval:    asked on the terminal\n";
+  t += "credentials:";
+  if (creds.empty()) t += " none";
+  t += "\n";
+  for (const auto& c : creds) {
+    t += "  " + c["name"].get<std::string>() + ": provider " + c["provider"].get<std::string>() + ", ttl " +
+         c["ttl"].get<std::string>() + "\n";
+    for (const auto& d : c["deliver"]) {
+      t += "    deliver " + d["form"].get<std::string>();
+      if (d.contains("format")) t += " (" + d["format"].get<std::string>() + ")";
+      if (d.contains("env")) t += " -> $" + d["env"].get<std::string>();
+      if (d.contains("path")) t += " -> " + d["path"].get<std::string>();
+      t += "\n";
+    }
+  }
+  t += "sandbox:     " + (j.contains("sandbox") ? j["sandbox"].dump() : std::string("{}")) + "\n";
+  for (const auto& w : warnings) t += "warning:     " + w.get<std::string>() + "\n";
+  ex.text = std::move(t);
+  return ex;
+}
+
+Status SecretSet(const Paths& paths, const std::string& name, bool from_tty) {
+  JITSEC_TRY(providers::local_store::ValidateSecretName(name));
+  SecretBytes value;
+  if (from_tty) {
+    UniqueFd tty(::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY));
+    if (!tty) return FailErrno(ErrorCode::kIo, "cannot open /dev/tty");
+    std::string prompt = "value for " + name + ": ";
+    (void)WriteAll(tty.get(), prompt, "write prompt");
+    JITSEC_ASSIGN_OR_RETURN(value, [&]() -> Result<SecretBytes> {
+      // No echo while the value is typed.
+      struct ::termios old {};
+      bool have = ::tcgetattr(tty.get(), &old) == 0;
+      if (have) {
+        struct ::termios noecho = old;
+        noecho.c_lflag &= ~tcflag_t(ECHO);
+        (void)::tcsetattr(tty.get(), TCSAFLUSH, &noecho);
+      }
+      SecretBytes v;
+      char c;
+      while (::read(tty.get(), &c, 1) == 1 && c != '\n') v.Append(std::string_view(&c, 1));
+      c = 0;
+      if (have) (void)::tcsetattr(tty.get(), TCSAFLUSH, &old);
+      (void)WriteAll(tty.get(), "\n", "write newline");
+      return v;
+    }());
+  } else {
+    char buf[4096];
+    for (;;) {
+      ssize_t n = ::read(0, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return FailErrno(ErrorCode::kIo, "cannot read standard input");
+      if (n == 0) break;
+      value.Append(std::string_view(buf, size_t(n)));
+    }
+    explicit_bzero(buf, sizeof buf);
+    // One trailing newline is what `echo value |` adds; it is not part of the secret.
+    if (value.size() > 0 && value.Reveal().back() == '\n') {
+      size_t keep = value.size() - 1;
+      if (keep > 0 && value.Reveal()[keep - 1] == '\r') --keep;
+      value = SecretBytes(value.Reveal().substr(0, keep));
+    }
+  }
+  if (value.empty()) return Fail(ErrorCode::kInvalidArgument, "secret " + name + ": empty value, nothing stored");
+  JITSEC_ASSIGN_OR_RETURN(auto store, providers::local_store::LocalStore::Open(paths.store_dir, paths.store_key, true));
+  return store.Set(name, value);
+}
+
+Result<std::vector<std::string>> SecretList(const Paths& paths) {
+  std::error_code ec;
+  if (!fs::exists(paths.store_dir, ec)) return std::vector<std::string>{};
+  JITSEC_ASSIGN_OR_RETURN(auto store, providers::local_store::LocalStore::Open(paths.store_dir, paths.store_key, false));
+  return store.List();
+}
+
+Status SecretRemove(const Paths& paths, const std::string& name) {
+  JITSEC_TRY(providers::local_store::ValidateSecretName(name));
+  JITSEC_ASSIGN_OR_RETURN(auto store, providers::local_store::LocalStore::Open(paths.store_dir, paths.store_key, false));
+  return store.Remove(name);
+}
+
+Result<nlohmann::json> LeasesList(const Paths& paths) {
+  JITSEC_ASSIGN_OR_RETURN(journal::Journal journal, journal::Journal::Open(paths.state_dir));
+  JITSEC_ASSIGN_OR_RETURN(auto entries, journal.Outstanding());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& e : entries) {
+    auto secs = [](auto tp) {
+      return std::chrono::duration_cast<std::chrono::seconds>(tp.time_since_epoch()).count();
+    };
+    out.push_back({{"lease", e.lease_id},
+                   {"run_id", e.run_id},
+                   {"task", e.task},
+                   {"credential", e.credential},
+                   {"provider", e.provider},
+                   {"provider_type", e.provider_type},
+                   {"handle", e.handle},
+                   {"state", e.state == journal::LeaseState::kIssuing ? "issuing" : "issued"},
+                   {"pid", e.owner.pid},
+                   {"run_alive", e.owner.IsAlive()},
+                   {"issued_at", secs(e.issued_at)},
+                   {"expires_at", secs(e.expires_at)},
+                   {"last_error", e.last_error}});
+  }
+  return out;
+}
+
+Result<SweepReport> LeasesSweep(const Paths& paths, const Environment& env) {
+  JITSEC_TRY(EnsureDirectory(paths.state_dir));
+  JITSEC_ASSIGN_OR_RETURN(journal::Journal journal, journal::Journal::Open(paths.state_dir));
+  auto audit_log = audit::AuditLog::Open(paths.audit_log, paths.audit_key);
+  LazyStore store(paths);
+  providers::ProviderContext pctx{&store, &env};
+  return SweepOrphans(journal, pctx, audit_log ? &*audit_log : nullptr);
+}
+
+}  // namespace jitsec::run
+
+namespace jitsec::run {
+
+Result<nlohmann::json> Doctor(const Environment& env) {
+  auto paths = ResolvePaths("", env);
+  std::filesystem::path state = paths ? paths->state_dir : std::filesystem::path();
+  if (!state.empty()) (void)EnsureDirectory(state);
+  JITSEC_ASSIGN_OR_RETURN(auto k, sandbox::ProbeKernel(state));
+  nlohmann::json j;
+  j["kernel"] = k.ToJson();
+  nlohmann::json enforce;
+  enforce["namespaces"] = k.user_namespaces ? "user, mount, pid, net, ipc, uts" : "unavailable: sandboxed tasks are refused";
+  enforce["landlock"] = k.landlock_abi > 0 ? "ABI " + std::to_string(k.landlock_abi) : "unavailable: sandboxed tasks are refused";
+  enforce["seccomp"] = k.seccomp_filter ? "deny-list filter" : "unavailable: sandboxed tasks are refused";
+  enforce["secret_files"] = k.memfd_seal ? "sealed memfd" : "unavailable: file deliveries are refused";
+  enforce["signal_scoping"] = k.landlock_abi >= 6 ? "yes (Landlock ABI >= 6)" : "no (needs Landlock ABI 6)";
+  j["enforced"] = enforce;
+  if (paths) {
+    j["paths"] = {{"policy", paths->policy.string()},   {"store", paths->store_dir.string()},
+                  {"store_key", paths->store_key.string()}, {"state", paths->state_dir.string()},
+                  {"audit_log", paths->audit_log.string()}, {"audit_key", paths->audit_key.string()}};
+  } else {
+    j["paths"] = {{"error", paths.error().message()}};
+  }
+  return j;
+}
+
+}  // namespace jitsec::run

@@ -1,0 +1,72 @@
+// The `jitsec run` pipeline and the other commands that need more than one module (explain,
+// leases, secret). The only module that knows all others; owns the LeaseSet of a run.
+// Parent side. Returns Result; never exits (cli::Main turns errors into exit statuses).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/environment.h"
+#include "base/error.h"
+
+namespace jitsec::run {
+
+struct RunOptions {
+  std::string task;
+  std::string environment;  // --env (else $JITSEC_ENV, else the task's default)
+  std::string policy_flag;  // --policy (else discovery)
+  bool dry_run = false;
+  bool no_mask = false;
+  std::vector<std::string> command;
+};
+
+// Where jitsec keeps its files for this invocation (settings of the policy, else XDG defaults).
+struct Paths {
+  std::filesystem::path policy;
+  std::filesystem::path config_dir;
+  std::filesystem::path store_dir;
+  std::filesystem::path store_key;
+  std::filesystem::path state_dir;
+  std::filesystem::path audit_log;
+  std::filesystem::path audit_key;
+};
+
+// Runs the command; returns the exit status `jitsec run` must exit with (the command's own,
+// 128+N, 124; 126/127 arrive as errors with kCommandNotExecutable/kCommandNotFound).
+[[nodiscard]] Result<int> Run(const RunOptions& options, const Environment& env);
+
+// What run would do and why; issues nothing. `allowed` false carries the refusal.
+struct Explanation {
+  bool allowed = false;
+  nlohmann::json doc;  // the full explanation (--json prints it)
+  std::string text;    // the same for people
+};
+[[nodiscard]] Result<Explanation> Explain(const RunOptions& options, const Environment& env);
+
+// Paths for commands that do not run a task (secret, leases, audit). A missing policy file is
+// fine (defaults); a policy that exists but is invalid or untrusted is an error.
+[[nodiscard]] Result<Paths> ResolvePaths(const std::string& policy_flag, const Environment& env);
+
+// jitsec secret set/list/rm.
+[[nodiscard]] Status SecretSet(const Paths& paths, const std::string& name, bool from_tty);
+[[nodiscard]] Result<std::vector<std::string>> SecretList(const Paths& paths);
+[[nodiscard]] Status SecretRemove(const Paths& paths, const std::string& name);
+
+// jitsec leases list / sweep. Sweep revokes the leases whose run is provably gone.
+[[nodiscard]] Result<nlohmann::json> LeasesList(const Paths& paths);
+struct SweepReport {
+  int revoked = 0;
+  int failed = 0;
+  int skipped_live = 0;
+  std::vector<std::string> errors;
+};
+[[nodiscard]] Result<SweepReport> LeasesSweep(const Paths& paths, const Environment& env);
+
+// jitsec doctor: what the kernel supports and what jitsec will enforce.
+[[nodiscard]] Result<nlohmann::json> Doctor(const Environment& env);
+
+}  // namespace jitsec::run

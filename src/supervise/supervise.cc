@@ -1,0 +1,293 @@
+#include "supervise/supervise.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "base/fs.h"
+#include "base/log.h"
+
+namespace jitsec::supervise {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int PidfdOpen(pid_t pid) { return int(::syscall(SYS_pidfd_open, pid, 0)); }
+int PidfdSendSignal(int pidfd, int sig) { return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
+
+bool IsTermination(int sig) { return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT; }
+
+// One relayed output stream: read end of the child's pipe, its redactor, where it goes.
+struct Stream {
+  int fd = -1;
+  int out = -1;
+  std::unique_ptr<mask::Redactor> redactor;
+  std::string buf;
+  bool open() const { return fd >= 0; }
+};
+
+Status Relay(Stream& s, std::string_view data) {
+  if (s.redactor) {
+    s.buf.clear();
+    s.redactor->Feed(data, s.buf);
+    return WriteAll(s.out, s.buf, "write command output");
+  }
+  return WriteAll(s.out, data, "write command output");
+}
+
+// Reads what is available. Returns false at EOF or error (the stream is then closed and its
+// redactor flushed).
+bool Pump(Stream& s, char* buf, size_t size, bool drain) {
+  for (;;) {
+    ssize_t n = ::read(s.fd, buf, size);
+    if (n > 0) {
+      if (!Relay(s, std::string_view(buf, size_t(n)))) {
+        // The reader of our output went away (EPIPE): keep draining so the child is not blocked.
+        s.redactor.reset();
+        s.out = -1;
+      }
+      if (!drain) return true;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return true;
+    // EOF or error: flush what the redactor holds.
+    if (s.redactor) {
+      s.buf.clear();
+      s.redactor->Finish(s.buf);
+      (void)WriteAll(s.out, s.buf, "write command output");
+    }
+    ::close(s.fd);
+    s.fd = -1;
+    return false;
+  }
+}
+
+}  // namespace
+
+int ExitStatus::ExitCode() const {
+  switch (kind) {
+    case Kind::kExited: return code;
+    case Kind::kSignaled: return 128 + signal;
+    case Kind::kTimedOut: return 124;
+  }
+  return 125;
+}
+
+Result<UniqueFd> BlockSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : kForwardedSignals) sigaddset(&set, s);
+  sigaddset(&set, SIGCHLD);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return FailErrno(ErrorCode::kInternal, "sigprocmask");
+  // A closed reader must not kill jitsec before it revokes: writes then fail with EPIPE.
+  ::signal(SIGPIPE, SIG_IGN);
+  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) return FailErrno(ErrorCode::kInternal, "signalfd");
+  return UniqueFd(fd);
+}
+
+int PendingTermination(int signal_fd) {
+  struct signalfd_siginfo si {};
+  int found = 0;
+  while (::read(signal_fd, &si, sizeof si) == ssize_t(sizeof si)) {
+    if (IsTermination(int(si.ssi_signo)) && found == 0) found = int(si.ssi_signo);
+  }
+  return found;
+}
+
+Result<sandbox::Launched> SpawnPlain(const ExecSpec& spec) {
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) return FailErrno(ErrorCode::kInternal, "pipe2");
+  UniqueFd report_r(report[0]);
+  UniqueFd report_w(report[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "fork");
+  if (pid == 0) {
+    // Child: async-signal-safe only.
+    if (!child::ApplyFdTable(spec)) child::ReportAndExit(report_w.get(), ChildStep::kFdTable, errno);
+    if (!child::ResetSignals()) child::ReportAndExit(report_w.get(), ChildStep::kSignals, errno);
+    ChildStep step = child::ApplyProcessSetup(spec);
+    if (step != ChildStep::kNone) child::ReportAndExit(report_w.get(), step, errno);
+    child::Exec(spec, report_w.get());
+  }
+  report_w.reset();
+  sandbox::Launched launched;
+  launched.pid = pid;
+  launched.pidfd = UniqueFd(PidfdOpen(pid));
+  ChildReport r = ReadChildReport(report_r.get());
+  if (r.step != ChildStep::kNone) {
+    int st = 0;
+    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (r.step == ChildStep::kExec) {
+      if (r.err == ENOENT || r.err == ENOTDIR) {
+        return Fail(ErrorCode::kCommandNotFound, "command not found: " + spec.path, r.err);
+      }
+      return Fail(Error::FromErrno(ErrorCode::kCommandNotExecutable, "cannot execute " + spec.path, r.err));
+    }
+    return Fail(Error::FromErrno(ErrorCode::kChildSetup,
+                                 "command setup failed at " + std::string(ChildStepName(r.step)), r.err));
+  }
+  if (!launched.pidfd) return FailErrno(ErrorCode::kUnsupported, "pidfd_open (Linux >= 5.3 is required)");
+  return launched;
+}
+
+Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& options) {
+  const auto start = Clock::now();
+  std::optional<Clock::time_point> deadline;
+  if (options.max_duration) deadline = start + *options.max_duration;
+  std::optional<Clock::time_point> kill_at;  // set once TERM was sent for a timeout
+  std::optional<Clock::time_point> first_termination;
+  bool timed_out = false;
+
+  Stream streams[2];
+  streams[0].fd = options.child_stdout.release();
+  streams[0].out = options.out_fd;
+  streams[1].fd = options.child_stderr.release();
+  streams[1].out = options.err_fd;
+  for (auto& s : streams) {
+    if (s.fd >= 0) {
+      ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
+      if (options.patterns) s.redactor = std::make_unique<mask::Redactor>(options.patterns);
+    }
+  }
+  auto close_streams = [&] {
+    for (auto& s : streams) {
+      if (s.fd >= 0) ::close(s.fd);
+      s.fd = -1;
+    }
+  };
+
+  static char buf[65536];
+  bool exited = false;
+  while (!exited) {
+    // Readiness order: output first (so nothing is lost), then signals, then the child's exit.
+    struct pollfd pfds[4];
+    nfds_t n = 0;
+    int idx_stream[2] = {-1, -1};
+    for (int i = 0; i < 2; ++i) {
+      if (streams[i].open()) {
+        idx_stream[i] = int(n);
+        pfds[n++] = {streams[i].fd, POLLIN, 0};
+      }
+    }
+    int idx_sig = int(n);
+    pfds[n++] = {signal_fd, POLLIN, 0};
+    int idx_pid = int(n);
+    pfds[n++] = {child.pidfd.get(), POLLIN, 0};
+
+    int timeout_ms = -1;
+    auto now = Clock::now();
+    auto next = kill_at ? kill_at : deadline;
+    if (next) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count();
+      timeout_ms = left < 0 ? 0 : int(std::min<long long>(left, 1 << 30));
+    }
+    int r = ::poll(pfds, n, timeout_ms);
+    if (r < 0 && errno != EINTR) {
+      close_streams();
+      return FailErrno(ErrorCode::kInternal, "poll");
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (idx_stream[i] >= 0 && (pfds[idx_stream[i]].revents & (POLLIN | POLLHUP | POLLERR))) {
+        Pump(streams[i], buf, sizeof buf, false);
+      }
+    }
+    if (pfds[idx_sig].revents & POLLIN) {
+      struct signalfd_siginfo si {};
+      while (::read(signal_fd, &si, sizeof si) == ssize_t(sizeof si)) {
+        int sig = int(si.ssi_signo);
+        if (sig == SIGCHLD) continue;
+        if (IsTermination(sig)) {
+          auto t = Clock::now();
+          if (first_termination && t - *first_termination >= options.grace) {
+            log::Info("second termination signal: killing the command");
+            (void)PidfdSendSignal(child.pidfd.get(), SIGKILL);
+            continue;
+          }
+          if (!first_termination) first_termination = t;
+        }
+        (void)PidfdSendSignal(child.pidfd.get(), sig);
+      }
+    }
+    now = Clock::now();
+    if (kill_at && now >= *kill_at) {
+      (void)PidfdSendSignal(child.pidfd.get(), SIGKILL);
+      if (!options.sandboxed) (void)::kill(-child.pid, SIGKILL);
+      kill_at.reset();
+      deadline.reset();
+    } else if (deadline && now >= *deadline && !timed_out) {
+      timed_out = true;
+      log::Warn("command exceeded max_duration: sending SIGTERM");
+      (void)PidfdSendSignal(child.pidfd.get(), SIGTERM);
+      if (!options.sandboxed) (void)::kill(-child.pid, SIGTERM);
+      kill_at = now + options.grace;
+      deadline.reset();
+    }
+    if (pfds[idx_pid].revents & POLLIN) exited = true;
+  }
+
+  siginfo_t info{};
+  while (::waitid(P_PIDFD, id_t(child.pidfd.get()), &info, WEXITED) != 0) {
+    if (errno != EINTR) {
+      close_streams();
+      return FailErrno(ErrorCode::kInternal, "waitid");
+    }
+  }
+  if (!options.sandboxed) {
+    // Anything the command left in its process group dies with it (it may hold secrets).
+    (void)::kill(-child.pid, SIGKILL);
+  }
+  // Drain what the command wrote before exiting. With a sandbox every writer is dead now; a
+  // plain command's stragglers were killed above, but a descendant in another process group
+  // may still hold the pipe: read only what is there.
+  for (auto& s : streams) {
+    if (s.open()) {
+      if (options.sandboxed) {
+        ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) & ~O_NONBLOCK);
+        while (Pump(s, buf, sizeof buf, true)) {
+        }
+      } else {
+        Pump(s, buf, sizeof buf, true);
+        if (s.open()) {
+          if (s.redactor) {
+            s.buf.clear();
+            s.redactor->Finish(s.buf);
+            (void)WriteAll(s.out, s.buf, "write command output");
+          }
+          ::close(s.fd);
+          s.fd = -1;
+        }
+      }
+    }
+  }
+  explicit_bzero(buf, sizeof buf);
+
+  ExitStatus status;
+  status.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  if (timed_out) {
+    status.kind = ExitStatus::Kind::kTimedOut;
+  } else if (info.si_code == CLD_EXITED) {
+    status.kind = ExitStatus::Kind::kExited;
+    status.code = info.si_status;
+    // The sandbox init reports a signal death of the command as 128+N.
+    if (options.sandboxed && status.code > 128 && status.code < 128 + 65) {
+      status.kind = ExitStatus::Kind::kSignaled;
+      status.signal = status.code - 128;
+    }
+  } else {
+    status.kind = ExitStatus::Kind::kSignaled;
+    status.signal = info.si_status;
+  }
+  return status;
+}
+
+}  // namespace jitsec::supervise

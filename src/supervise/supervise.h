@@ -1,0 +1,62 @@
+// Supervision of the command: spawning it without a sandbox (the sandbox's Launch does it with
+// one), the single-threaded poll loop over signalfd, pidfd and the output pipes, signal
+// forwarding, max_duration (TERM, grace, KILL), output masking, and exit-status mapping.
+// Parent side. Knows nothing of providers or audit: it reports through Events.
+#pragma once
+
+#include <signal.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/error.h"
+#include "base/exec_spec.h"
+#include "base/unique_fd.h"
+#include "mask/redactor.h"
+#include "sandbox/sandbox.h"
+
+namespace jitsec::supervise {
+
+// The signals jitsec forwards to the command (and blocks in itself from the start of a run, so
+// that one arriving while credentials are issued is acted on, not lost).
+inline constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2};
+
+// Blocks the forwarded signals (and SIGCHLD, SIGPIPE) and returns a signalfd for them.
+[[nodiscard]] Result<UniqueFd> BlockSignals();
+// Returns a pending terminating signal (INT, TERM, HUP, QUIT) if one has arrived, else 0.
+int PendingTermination(int signal_fd);
+
+// fork + exec without a sandbox: new session, PR_SET_PDEATHSIG, the spec's fd table and
+// environment. Waits on the report pipe until exec succeeded.
+[[nodiscard]] Result<sandbox::Launched> SpawnPlain(const ExecSpec& spec);
+
+struct ExitStatus {
+  enum class Kind : uint8_t { kExited, kSignaled, kTimedOut };
+  Kind kind = Kind::kExited;
+  int code = 0;    // exit code (kExited)
+  int signal = 0;  // signal number (kSignaled)
+  std::chrono::milliseconds duration{0};
+  // The status `jitsec run` exits with: the command's own, 128+N, or 124.
+  int ExitCode() const;
+};
+
+struct Options {
+  std::optional<std::chrono::milliseconds> max_duration;
+  std::chrono::milliseconds grace{5000};  // TERM → KILL on timeout and on a repeated INT/TERM
+  // Child output to relay (read ends); invalid when the child writes to our fds directly.
+  UniqueFd child_stdout;
+  UniqueFd child_stderr;
+  int out_fd = 1;
+  int err_fd = 2;
+  std::shared_ptr<const mask::PatternSet> patterns;  // null: no masking
+  // True when the child is the sandbox init, which kills the whole namespace itself; false for
+  // a plain child, whose process group jitsec kills once the command has exited.
+  bool sandboxed = false;
+};
+
+// Runs the loop until the command has exited and its output is relayed.
+[[nodiscard]] Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& options);
+
+}  // namespace jitsec::supervise
