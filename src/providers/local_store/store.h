@@ -20,6 +20,8 @@ class LocalStore final : public SecretSource {
  public:
   // Opens (and with `create`, creates) the store directory and key file. The key is generated
   // on first use. Refuses a key file or directory that others can read or write.
+  // Without `create`, a store directory that does not exist yet opens as an empty store (Get is
+  // kNotFound, List is empty, Set fails); an existing one needs its key file.
   [[nodiscard]] static Result<LocalStore> Open(const std::filesystem::path& dir,
                                                const std::filesystem::path& key_file, bool create);
   LocalStore(LocalStore&&) noexcept;
@@ -43,8 +45,13 @@ class LocalStore final : public SecretSource {
 // Default locations: settings.store or $XDG_DATA_HOME/jitsec/store; key: $JITSEC_STORE_KEY_FILE
 // or $XDG_CONFIG_HOME/jitsec/store.key.
 std::filesystem::path DefaultKeyFile(const Environment& env);
+// $XDG_DATA_HOME/jitsec/store (the policy's `settings.store` overrides it).
+std::filesystem::path DefaultStoreDir(const Environment& env);
 
-// Provider "store": the value of a named secret (field "value"). Revoke is a no-op.
+// Provider "store": the value of a named secret (field "value"). Revoke is a no-op. The
+// provider keeps a reference to `store`, which must outlive it. LeaseRef.provider defaults to
+// "store" ("env" below); the caller overwrites it with the policy's provider name. Store and env
+// leases do not expire: `expires` is time_point::max() unless the request has a ttl.
 std::unique_ptr<Provider> CreateStoreProvider(const SecretSource& store);
 // Provider "env": the value of a variable of jitsec's own environment (field "value").
 std::unique_ptr<Provider> CreateEnvProvider(const Environment& env);
