@@ -1,0 +1,442 @@
+// End-to-end tests of `jitsec run` on the embedded store: every delivery form, the canary
+// checks of invariant 1, exit statuses, signals, refusals, audit verification.
+// These drive the built binary; tasks here disable the sandbox unless the test is about it,
+// so they prove the core independently of the kernel's sandbox features.
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "base/encoding.h"
+#include "support/support.h"
+
+namespace jitsec::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Fnv(std::string_view data) {
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "len=%zu fnv=%016llx", data.size(), static_cast<unsigned long long>(h));
+  return buf;
+}
+
+class RunE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    workspace_ = home_.dir.path() / "work";
+    fs::create_directories(workspace_);
+    canary_ = MakeCanary("e2e");
+  }
+
+  std::map<std::string, std::string> Env() const {
+    auto env = home_.Env();
+    env["JITSEC_POLICY"] = (home_.dir.path() / "policy.yaml").string();
+    return env;
+  }
+
+  void WritePolicy(const std::string& yaml) { WriteTextFile(home_.dir.path() / "policy.yaml", yaml, 0600); }
+
+  ProcessResult Jitsec(const std::vector<std::string>& args, const std::string& stdin_data = "") {
+    RunOptions o;
+    o.env = Env();
+    o.cwd = workspace_;
+    o.stdin_data = stdin_data;
+    return RunJitsec(args, o);
+  }
+
+  void SetSecret(const std::string& name, const std::string& value) {
+    auto r = Jitsec({"secret", "set", name}, value);
+    ASSERT_EQ(r.status, 0) << r.err;
+  }
+
+  std::string AuditText() const { return ReadTextFile(home_.state() / "audit.jsonl"); }
+  std::vector<nlohmann::json> AuditRecords() const {
+    std::vector<nlohmann::json> out;
+    std::ifstream in(home_.state() / "audit.jsonl");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+    }
+    return out;
+  }
+  int CountEvents(const std::string& event) const {
+    int n = 0;
+    for (const auto& r : AuditRecords()) n += r.value("event", "") == event ? 1 : 0;
+    return n;
+  }
+
+  // Invariant 1: the canary is nowhere it must not be.
+  void ExpectNoLeak(const ProcessResult& r) {
+    ExpectNoCanary(r.out, canary_, "jitsec's stdout");
+    ExpectNoCanary(r.err, canary_, "jitsec's stderr");
+    ExpectNoCanary(AuditText(), canary_, "the audit log");
+    ExpectNoCanaryInTree(home_.state(), canary_);   // journal, audit, kernel cache
+    ExpectNoCanaryInTree(home_.config(), canary_);  // keys
+    ExpectNoCanaryInTree(workspace_, canary_);
+    ExpectNoCanaryInTree(home_.dir.path() / "home", canary_);  // incl. the encrypted store
+  }
+
+  std::string Policy(const std::string& deliver, const std::string& extra_task = "",
+                     const std::string& sandbox = "    sandbox: {enabled: false}\n") {
+    return "version: 1\n"
+           "tasks:\n"
+           "  t:\n"
+           "    description: test task\n" +
+           extra_task + sandbox +
+           "    credentials:\n"
+           "      TOKEN:\n"
+           "        provider: store\n"
+           "        secret: tok\n"
+           "        ttl: 5m\n"
+           "        deliver:\n" +
+           deliver;
+  }
+
+  JitsecHome home_;
+  fs::path workspace_;
+  std::string canary_;
+};
+
+TEST_F(RunE2ETest, RawFileDeliveryReachesCommandSealedAndNothingLeaks) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: TOKEN_FILE}\n"));
+  auto r = Jitsec({"-v", "run", "--task", "t", "--", Helper("show_fd_digest"), "/dev/fd/3"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(Fnv(canary_)), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("writable=no"), std::string::npos) << r.out;
+  ExpectNoLeak(r);
+}
+
+TEST_F(RunE2ETest, EveryFileFormatIsRenderedAsDocumented) {
+  SetSecret("tok", canary_);
+  struct Case {
+    std::string deliver;
+    std::string expected;
+  } cases[] = {
+      {"          - file: {env: F, format: raw}\n", canary_},
+      {"          - file: {env: F, format: netrc}\n", "default login token password " + canary_ + "\n"},
+      {"          - file: {env: F, format: dotenv}\n", "TOKEN=\"" + canary_ + "\"\n"},
+      {"          - file: {env: F, format: json}\n", "{\"value\":\"" + canary_ + "\"}\n"},
+      {"          - file: {env: F, format: template, template: \"//registry/:_authToken={{value}}\\n\"}\n",
+       "//registry/:_authToken=" + canary_ + "\n"},
+  };
+  for (const auto& c : cases) {
+    WritePolicy(Policy(c.deliver));
+    auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "exec \"$0\" \"$F\"", Helper("show_fd_digest")});
+    ASSERT_EQ(r.status, 0) << c.deliver << r.err;
+    EXPECT_NE(r.out.find(Fnv(c.expected)), std::string::npos) << c.deliver << "\n" << r.out;
+    ExpectNoLeak(r);
+  }
+}
+
+TEST_F(RunE2ETest, StdinDeliveryFeedsTheCommand) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - stdin: {format: raw}\n"));
+  auto r = Jitsec({"run", "--task", "t", "--", Helper("show_fd_digest"), "-"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find(Fnv(canary_)), std::string::npos) << r.out;
+  ExpectNoLeak(r);
+}
+
+TEST_F(RunE2ETest, SecretIsNotInTheChildEnvironmentUnlessUnsafe) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: TOKEN_FILE}\n"));
+  // --no-mask: a leak into the environment would show up verbatim.
+  auto r = Jitsec({"run", "--no-mask", "--task", "t", "--", Helper("show_env")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ExpectNoLeak(r);
+  EXPECT_NE(r.out.find("TOKEN_FILE=/dev/fd/3\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("JITSEC_TASK=t\n"), std::string::npos);
+  EXPECT_NE(r.out.find("JITSEC_RUN_ID=r-"), std::string::npos);
+
+  WritePolicy(Policy("          - env: {name: TOKEN, field: value, unsafe: true}\n"));
+  auto u = Jitsec({"run", "--no-mask", "--task", "t", "--", Helper("show_env")});
+  ASSERT_EQ(u.status, 0) << u.err;
+  EXPECT_NE(u.out.find("TOKEN=" + canary_ + "\n"), std::string::npos) << "unsafe env delivery";
+  auto m = Jitsec({"run", "--task", "t", "--", Helper("show_env")});
+  EXPECT_NE(m.out.find("TOKEN=***\n"), std::string::npos) << m.out;
+  ExpectNoCanary(m.out, canary_, "masked output");
+}
+
+TEST_F(RunE2ETest, ChildEnvironmentIsExactlyPassSetDeliveriesAndJitsecVariables) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: TOKEN_FILE}\n",
+                     "    env:\n      pass: [PATH, LANG]\n      set: {MODE: test}\n"));
+  RunOptions o;
+  o.env = Env();
+  o.env["SECRETISH"] = "should-not-pass";
+  o.cwd = workspace_;
+  auto r = RunJitsec({"run", "--task", "t", "--", Helper("show_env")}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<std::string> lines;
+  std::stringstream ss(r.out);
+  for (std::string l; std::getline(ss, l);) lines.push_back(l.substr(0, l.find('=')));
+  std::sort(lines.begin(), lines.end());
+  EXPECT_EQ(lines, (std::vector<std::string>{"JITSEC_ENV", "JITSEC_RUN_ID", "JITSEC_TASK", "LANG", "MODE",
+                                             "PATH", "TOKEN_FILE"}));
+}
+
+TEST_F(RunE2ETest, OnlyStandardAndDeliveredDescriptorsAreInherited) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: A}\n          - file: {env: B, format: json}\n"));
+  auto r = Jitsec({"run", "--task", "t", "--", Helper("show_fds")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "0\n1\n2\n3\n4\n");
+}
+
+TEST_F(RunE2ETest, OutputIsMaskedIncludingValuesSplitAcrossWrites) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: F}\n"));
+  auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
+                   "printf 'before '; head -c 9 \"$F\"; sleep 0.2; tail -c +10 \"$F\"; printf ' after\\n'; "
+                   "cat \"$F\" >&2"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "before *** after\n");
+  EXPECT_EQ(r.err, "***");
+  ExpectNoLeak(r);
+  // --no-mask is honoured and recorded.
+  auto n = Jitsec({"run", "--no-mask", "--task", "t", "--", "/bin/sh", "-c", "cat \"$F\""});
+  EXPECT_EQ(n.out, canary_);
+  bool recorded = false;
+  for (const auto& rec : AuditRecords()) {
+    if (rec.value("event", "") == "start" && rec.value("no_mask", false)) recorded = true;
+  }
+  EXPECT_TRUE(recorded);
+}
+
+TEST_F(RunE2ETest, ArgvOfJitsecAndCommandHoldNoSecret) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: F}\n"));
+  auto r = Jitsec({"run", "--no-mask", "--task", "t", "--", "/bin/sh", "-c",
+                   "\"$0\" $PPID; \"$0\" self", Helper("show_args")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ExpectNoLeak(r);
+}
+
+TEST_F(RunE2ETest, AuditRecordsIssuanceWithFingerprintAndVerifies) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: F}\n"));
+  ASSERT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/true"}).status, 0);
+  auto recs = AuditRecords();
+  std::vector<std::string> events;
+  for (const auto& r : recs) events.push_back(r.value("event", ""));
+  EXPECT_EQ(events, (std::vector<std::string>{"decision", "issue", "start", "end", "revoke"}));
+  for (const auto& r : recs) {
+    for (const char* k : {"time", "run_id", "task", "user", "uid", "cwd", "argv"}) {
+      EXPECT_TRUE(r.contains(k)) << k << " missing in " << r.dump();
+    }
+  }
+  const auto& issue = recs[1]["credential"];
+  EXPECT_EQ(issue["name"], "TOKEN");
+  EXPECT_EQ(issue["provider"], "store");
+  EXPECT_EQ(issue["fingerprint"].get<std::string>().rfind("hmac-sha256:", 0), 0u);
+  EXPECT_EQ(recs[3]["exit"], 0);
+  EXPECT_EQ(recs[4]["credential"]["result"], "revoked");
+
+  auto v = Jitsec({"audit", "verify"});
+  EXPECT_EQ(v.status, 0) << v.out << v.err;
+  auto show = Jitsec({"audit", "show"});
+  EXPECT_EQ(show.status, 0);
+  EXPECT_NE(show.out.find("issue"), std::string::npos);
+
+  // Tamper: change the exit status of the end record.
+  std::string text = AuditText();
+  auto pos = text.find("\"exit\":0");
+  ASSERT_NE(pos, std::string::npos);
+  text.replace(pos, 8, "\"exit\":1");
+  WriteTextFile(home_.state() / "audit.jsonl", text);
+  auto bad = Jitsec({"audit", "verify"});
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("FAILED"), std::string::npos) << bad.out;
+}
+
+TEST_F(RunE2ETest, ExitStatusesFollowTheContract) {
+  WritePolicy("version: 1\ntasks:\n  t:\n    sandbox: {enabled: false}\n");
+  EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "exit 42"}).status, 42);
+  EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "kill -TERM $$"}).status, 128 + SIGTERM);
+  auto nf = Jitsec({"run", "--task", "t", "--", "no-such-command-xyz"});
+  EXPECT_EQ(nf.status, 127);
+  EXPECT_NE(nf.err.find("jitsec: error: command not found: no-such-command-xyz"), std::string::npos) << nf.err;
+  WriteTextFile(workspace_ / "notexec.sh", "#!/bin/sh\necho hi\n", 0644);
+  auto ne = Jitsec({"run", "--task", "t", "--", "./notexec.sh"});
+  EXPECT_EQ(ne.status, 126) << ne.err;
+  auto bad = Jitsec({"run", "--task", "nope", "--", "/bin/true"});
+  EXPECT_EQ(bad.status, 125);
+  EXPECT_EQ(bad.err.rfind("jitsec: ", 0), 0u) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  auto usage = Jitsec({"run", "--", "/bin/true"});
+  EXPECT_EQ(usage.status, 125) << usage.err;
+
+  WritePolicy("version: 1\ntasks:\n  t:\n    max_duration: 1s\n    sandbox: {enabled: false}\n");
+  auto to = Jitsec({"run", "--task", "t", "--", "/bin/sleep", "30"});
+  EXPECT_EQ(to.status, 124) << to.err;
+}
+
+TEST_F(RunE2ETest, BadPolicyIsExit125WithFileLineColumn) {
+  WritePolicy("version: 1\ntasks:\n  t:\n    max_duration: 10 minutes\n");
+  auto r = Jitsec({"run", "--task", "t", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_NE(r.err.find("policy.yaml:4:"), std::string::npos) << r.err;
+  chmod((home_.dir.path() / "policy.yaml").c_str(), 0666);
+  auto w = Jitsec({"run", "--task", "t", "--", "/bin/true"});
+  EXPECT_EQ(w.status, 125);
+  EXPECT_NE(w.err.find("writable"), std::string::npos) << w.err;
+}
+
+TEST_F(RunE2ETest, SignalsAreForwardedToTheCommand) {
+  WritePolicy("version: 1\ntasks:\n  t:\n    sandbox: {enabled: false}\n");
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    ScopedTempDir d;
+    fs::path ready = d.path() / "ready";
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+      dup2(out[1], 1);
+      auto env = Env();
+      std::vector<std::string> envs;
+      for (auto& [k, v] : env) envs.push_back(k + "=" + v);
+      std::vector<char*> ep;
+      for (auto& e : envs) ep.push_back(e.data());
+      ep.push_back(nullptr);
+      std::string script = "trap 'echo got-$0; exit 7' " + std::to_string(sig) + "; touch " + ready.string() +
+                           "; while :; do sleep 0.05; done";
+      std::string sig_name = std::to_string(sig);
+      const char* argv[] = {JITSEC_BINARY, "run", "--task", "t", "--", "/bin/sh", "-c", script.c_str(),
+                            sig_name.c_str(), nullptr};
+      execve(JITSEC_BINARY, const_cast<char**>(argv), ep.data());
+      _exit(99);
+    }
+    close(out[1]);
+    for (int i = 0; i < 200 && !fs::exists(ready); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(fs::exists(ready));
+    kill(pid, sig);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    char buf[256];
+    ssize_t n = read(out[0], buf, sizeof buf);
+    close(out[0]);
+    EXPECT_TRUE(WIFEXITED(st));
+    EXPECT_EQ(WEXITSTATUS(st), 7) << "signal " << sig;
+    EXPECT_EQ(std::string(buf, n > 0 ? size_t(n) : 0), "got-" + std::to_string(sig) + "\n");
+  }
+}
+
+TEST_F(RunE2ETest, RefusedRequestsIssueNothing) {
+  SetSecret("tok", canary_);
+  WritePolicy(
+      "version: 1\n"
+      "environments:\n"
+      "  dev: {}\n"
+      "  prod:\n"
+      "    when: {ci: true}\n"
+      "tasks:\n"
+      "  t:\n"
+      "    environments: [dev, prod]\n"
+      "    commands: [\"true\"]\n"
+      "    sandbox: {enabled: false}\n"
+      "    credentials:\n"
+      "      TOKEN:\n"
+      "        provider: store\n"
+      "        secret: tok\n"
+      "        deliver:\n"
+      "          - file: {env: F}\n");
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  } cases[] = {
+      {{"run", "--task", "t", "--env", "staging", "--", "true"}, "may not run in environment \"staging\""},
+      {{"run", "--task", "t", "--env", "prod", "--", "true"}, "requires a CI run"},
+      {{"run", "--task", "t", "--env", "dev", "--", "/bin/echo", "hi"}, "denied by policy: command /bin/echo is not allowed"},
+      {{"run", "--task", "t", "--", "true"}, "needs an environment"},
+  };
+  for (const auto& c : cases) {
+    auto r = Jitsec(c.args);
+    EXPECT_EQ(r.status, 125) << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(CountEvents("issue"), 0);
+  EXPECT_GE(CountEvents("refuse"), 3);
+  auto leases = Jitsec({"leases", "list", "--json"});
+  EXPECT_EQ(leases.status, 0) << leases.err;
+  EXPECT_EQ(nlohmann::json::parse(leases.out).size(), 0u);
+  auto ok = Jitsec({"run", "--task", "t", "--env", "dev", "--", "true"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(CountEvents("issue"), 1);
+}
+
+TEST_F(RunE2ETest, EnvProviderValueIsRemovedFromTheChildEnvironment) {
+  WritePolicy(
+      "version: 1\n"
+      "providers:\n"
+      "  ci: {type: env}\n"
+      "tasks:\n"
+      "  t:\n"
+      "    env: {pass: [PATH, DEPLOY_TOKEN]}\n"
+      "    sandbox: {enabled: false}\n"
+      "    credentials:\n"
+      "      TOKEN:\n"
+      "        provider: ci\n"
+      "        secret: DEPLOY_TOKEN\n"
+      "        deliver:\n"
+      "          - file: {env: F}\n");
+  RunOptions o;
+  o.env = Env();
+  o.env["DEPLOY_TOKEN"] = canary_;
+  o.cwd = workspace_;
+  auto r = RunJitsec({"run", "--no-mask", "--task", "t", "--", "/bin/sh", "-c",
+                      "env; exec \"$0\" \"$F\"", Helper("show_fd_digest")}, o);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("DEPLOY_TOKEN"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(Fnv(canary_)), std::string::npos);
+  ExpectNoLeak(r);
+}
+
+TEST_F(RunE2ETest, SecretCommandsNeverPrintValues) {
+  SetSecret("alpha", canary_);
+  SetSecret("beta", "another-" + canary_);
+  auto l = Jitsec({"secret", "list"});
+  EXPECT_EQ(l.status, 0);
+  EXPECT_EQ(l.out, "alpha\nbeta\n");
+  EXPECT_EQ(Jitsec({"secret", "rm", "alpha"}).status, 0);
+  EXPECT_EQ(Jitsec({"secret", "list"}).out, "beta\n");
+  auto missing = Jitsec({"secret", "rm", "alpha"});
+  EXPECT_EQ(missing.status, 125);
+  auto bad = Jitsec({"secret", "set", "../evil"}, "x");
+  EXPECT_EQ(bad.status, 125);
+  ExpectNoLeak(l);
+}
+
+TEST_F(RunE2ETest, DryRunAndExplainIssueNothing) {
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: F}\n"));
+  auto d = Jitsec({"run", "--dry-run", "--task", "t", "--", "/bin/true"});
+  EXPECT_EQ(d.status, 0) << d.err;
+  EXPECT_NE(d.out.find("decision:    allowed"), std::string::npos) << d.out;
+  auto e = Jitsec({"explain", "--json", "--task", "t"});
+  EXPECT_EQ(e.status, 0) << e.err;
+  auto j = nlohmann::json::parse(e.out);
+  EXPECT_EQ(j["credentials"][0]["name"], "TOKEN");
+  EXPECT_EQ(j["credentials"][0]["ttl"], "5m");
+  EXPECT_EQ(CountEvents("issue"), 0);
+  ExpectNoLeak(d);
+  ExpectNoLeak(e);
+}
+
+}  // namespace
+}  // namespace jitsec::testing
