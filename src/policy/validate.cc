@@ -235,7 +235,7 @@ class Validator {
         const Delivery& d = cred.deliver[i];
         std::string dp = cp + ".deliver[" + std::to_string(i) + "]";
         if (doc_.Bad(dp)) continue;
-        std::string where = dp + " (line " + std::to_string(doc_.At(dp).line) + ")";
+        std::string where = dp + " at line " + std::to_string(doc_.At(dp).line);
         if (d.kind == DeliveryKind::kStdin) {
           if (first_stdin.empty()) {
             first_stdin = where;
