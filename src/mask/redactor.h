@@ -1,7 +1,9 @@
 // Streaming redaction of secret values (and their common encodings) in the command's output.
 // Memory is bounded by the patterns, not the output; bytes that cannot start a secret are
 // released at once, a possible prefix is held until the next bytes rule it out or the stream
-// ends. No timers. Parent side; no I/O here.
+// ends. No timers. Parent side; no I/O here, no logging of anything secret-derived.
+// Owns: pattern expansion (encodings), the Aho-Corasick matcher with a sampled q-gram skip
+// filter, and the per-stream state. Must not: allocate per output byte, use timers, throw.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +18,10 @@ namespace jitsec::mask {
 
 struct Options {
   // Values shorter than this are delivered but not masked (masking them would mangle
-  // ordinary output); `jitsec explain` warns about them.
+  // ordinary output); `jitsec explain` warns about them. 6 is kept: a 6-byte random value has
+  // ~36 bits, ordinary words and numbers of that length are rarely secrets, and it is the
+  // length below which the GitHub runner's "mask everything" failure mode (#326) starts to bite.
+  // Lines of a multi-line value are registered on their own when they are this long too.
   size_t min_length = 6;
   bool encodings = true;  // base64 (std/url, padded or not, 3 alignments), percent, JSON, hex
   std::string replacement = "***";
@@ -29,6 +34,25 @@ class PatternSet;
                                                         const Options& options = {});
 size_t PatternCount(const PatternSet& set);
 size_t MaxPatternLength(const PatternSet& set);
+// Shortest pattern (0 when there are none): the skip filter's window.
+size_t MinPatternLength(const PatternSet& set);
+// Secrets passed to Compile that were too short to mask (for `jitsec explain` warnings).
+size_t SkippedSecretCount(const PatternSet& set);
+
+// The patterns registered for one value, deduplicated and sorted (empty when the value is
+// shorter than options.min_length). Exposed for tests and `explain` counts; the result holds
+// secret-derived bytes.
+//   raw value; base64 std and url, padded and not, at the 3 byte alignments (only the
+//   characters fully determined by the value, plus the end-of-stream forms with the final
+//   partial character, with and without '='); percent-encoding (RFC 3986 unreserved kept, upper
+//   and lower hex; encodeURIComponent; encodeURI; form encoding with '+' for space; only
+//   reserved characters encoded, upper and lower); JSON escaping (strict, with "\/", with
+//   upper-case \u00XX, and with non-ASCII UTF-8 as \uXXXX); HTML/XML escaping ("&#39;" and
+//   "&apos;"); hex lower and upper. Each line (and trimmed line) of a multi-line value that is
+//   at least min_length long adds its raw, JSON and percent forms.
+// Not covered: base64 wrapped at 76 columns (coreutils `base64` on values over 57 bytes) and
+// the final partial base64 character when other bytes follow the value (<= 4 bits).
+std::vector<SecretBytes> ExpandSecret(std::string_view value, const Options& options = {});
 
 // One output stream's state (stdout and stderr each have their own).
 class Redactor {
@@ -38,10 +62,14 @@ class Redactor {
   Redactor(Redactor&&) noexcept;
   Redactor& operator=(Redactor&&) noexcept;
 
-  // Appends to `out` everything of `in` (after what is held) that is safe to emit now.
+  // Appends to `out` everything of `in` (after what is held) that is safe to emit now: every
+  // occurrence of a pattern becomes the replacement, overlapping and adjacent occurrences
+  // become one replacement. At most MaxPatternLength-1 bytes stay held afterwards.
   void Feed(std::string_view in, std::string& out);
-  // End of stream: emits what is held (masked as needed).
+  // End of stream: emits what is held (masked as needed). The Redactor can then start a new
+  // stream.
   void Finish(std::string& out);
+  // Bytes of the output received but not yet emitted (a possible secret prefix).
   size_t held_bytes() const;
 
  private:

@@ -1,0 +1,432 @@
+// The matcher: Aho-Corasick over bytes (sparse trie with failure links, dense root row),
+// fronted by a sampled q-gram filter so that output with no secret in it is mostly skipped.
+//
+// Why the filter is exact: every pattern is at least m = MinPatternLength bytes long. With
+// q-grams of q bytes and stride S = w - q + 1 (w = min(m, kMaxWindow)), any occurrence starting
+// at t contains the q-gram at the unique sample position p (a multiple of S) in [t, t+S-1],
+// and that q-gram is pattern[p-t .. p-t+q) with p-t < S. The filter holds the hashes of
+// pattern[k .. k+q) for every pattern and k < S, so a sample that misses rules out all starts
+// in [p-S+1, p]. The automaton only runs (from the root) where a sample hits.
+#include "mask/redactor.h"
+
+#include <string.h>  // explicit_bzero
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "mask/patterns.h"
+
+namespace jitsec::mask {
+
+namespace {
+
+constexpr size_t kMaxQ = 4;
+constexpr size_t kMaxWindow = 16;  // larger windows mean longer strides but a fuller filter
+
+template <class T>
+void WipeVector(std::vector<T>& v) {
+  if (!v.empty()) explicit_bzero(v.data(), v.size() * sizeof(T));
+  v.clear();
+}
+
+uint64_t RoundUp(uint64_t x, uint64_t step) { return (x + step - 1) / step * step; }
+
+}  // namespace
+
+class PatternSet {
+ public:
+  PatternSet() = default;
+  PatternSet(const PatternSet&) = delete;
+  PatternSet& operator=(const PatternSet&) = delete;
+  ~PatternSet() {
+    WipeVector(labels_);
+    WipeVector(targets_);
+    WipeVector(edge_begin_);
+    WipeVector(fail_);
+    WipeVector(depth_);
+    WipeVector(match_len_);
+    WipeVector(filter_);
+    explicit_bzero(root_next_.data(), sizeof(root_next_));
+  }
+
+  void Build(std::vector<std::string>& patterns);
+
+  // Aho-Corasick transition (goto with failure links). Amortised O(1) per byte.
+  uint32_t Step(uint32_t s, uint8_t c) const {
+    while (s != 0) {
+      const uint32_t b = edge_begin_[s];
+      const uint32_t e = edge_begin_[s + 1];
+      if (e - b <= 8) {
+        for (uint32_t i = b; i < e; ++i) {
+          if (labels_[i] == c) return targets_[i];
+        }
+      } else {
+        const uint8_t* first = labels_.data() + b;
+        const uint8_t* last = labels_.data() + e;
+        const uint8_t* it = std::lower_bound(first, last, c);
+        if (it != last && *it == c) return targets_[b + static_cast<uint32_t>(it - labels_.data() - b)];
+      }
+      s = fail_[s];
+    }
+    return root_next_[c];
+  }
+
+  bool SampleHit(const uint8_t* p) const {
+    uint32_t v = 0;
+    if (q_ == kMaxQ) {
+      std::memcpy(&v, p, kMaxQ);
+    } else {
+      std::memcpy(&v, p, q_);
+    }
+    const uint32_t h = (v * 0x9E3779B1u) >> hash_shift_;
+    return ((filter_[h >> 6] >> (h & 63)) & 1) != 0;
+  }
+
+  size_t pattern_count_ = 0;
+  size_t max_len_ = 0;
+  size_t min_len_ = 0;
+  size_t skipped_ = 0;
+  std::string replacement_;
+
+  size_t q_ = 0;       // q-gram length
+  size_t stride_ = 0;  // sample stride S
+  unsigned hash_shift_ = 0;
+
+  std::vector<uint32_t> depth_;
+  std::vector<uint32_t> match_len_;  // longest pattern ending at this state, 0 if none
+
+ private:
+  void AddToFilter(const uint8_t* p) {
+    uint32_t v = 0;
+    std::memcpy(&v, p, q_);
+    const uint32_t h = (v * 0x9E3779B1u) >> hash_shift_;
+    filter_[h >> 6] |= uint64_t{1} << (h & 63);
+  }
+
+  std::array<uint32_t, 256> root_next_{};
+  std::vector<uint32_t> edge_begin_;  // CSR: edges of state s are [edge_begin_[s], [s+1])
+  std::vector<uint8_t> labels_;       // sorted per state
+  std::vector<uint32_t> targets_;
+  std::vector<uint32_t> fail_;
+  std::vector<uint64_t> filter_;
+};
+
+void PatternSet::Build(std::vector<std::string>& patterns) {
+  internal::SortUnique(patterns);
+  pattern_count_ = patterns.size();
+  if (patterns.empty()) return;
+
+  // Trie by insertion in sorted order: a state's children are created in increasing byte
+  // order, and the path of the next pattern always continues through the last child.
+  std::vector<std::vector<std::pair<uint8_t, uint32_t>>> children(1);
+  std::vector<uint32_t> own_len(1, 0);
+  depth_.assign(1, 0);
+  min_len_ = patterns.front().size();
+  for (const std::string& p : patterns) {
+    max_len_ = std::max(max_len_, p.size());
+    min_len_ = std::min(min_len_, p.size());
+    uint32_t s = 0;
+    for (char ch : p) {
+      const auto c = static_cast<uint8_t>(ch);
+      auto& kids = children[s];
+      if (!kids.empty() && kids.back().first == c) {
+        s = kids.back().second;
+        continue;
+      }
+      const auto next = static_cast<uint32_t>(children.size());
+      kids.emplace_back(c, next);
+      children.emplace_back();
+      own_len.push_back(0);
+      depth_.push_back(depth_[s] + 1);
+      s = next;
+    }
+    own_len[s] = static_cast<uint32_t>(p.size());
+  }
+
+  const size_t states = children.size();
+  edge_begin_.assign(states + 1, 0);
+  for (size_t s = 0; s < states; ++s) {
+    edge_begin_[s + 1] = edge_begin_[s] + static_cast<uint32_t>(children[s].size());
+  }
+  labels_.resize(edge_begin_[states]);
+  targets_.resize(edge_begin_[states]);
+  for (size_t s = 0; s < states; ++s) {
+    uint32_t e = edge_begin_[s];
+    for (const auto& [c, t] : children[s]) {
+      labels_[e] = c;
+      targets_[e++] = t;
+    }
+  }
+  for (const auto& [c, t] : children[0]) root_next_[c] = t;
+
+  // Failure links in breadth-first order, so Step() only uses links already computed.
+  fail_.assign(states, 0);
+  match_len_.assign(states, 0);
+  std::vector<uint32_t> queue;
+  queue.reserve(states);
+  for (const auto& [c, t] : children[0]) {
+    queue.push_back(t);
+    match_len_[t] = own_len[t];
+  }
+  for (size_t head = 0; head < queue.size(); ++head) {
+    const uint32_t u = queue[head];
+    for (const auto& [c, v] : children[u]) {
+      fail_[v] = Step(fail_[u], c);
+      match_len_[v] = std::max(own_len[v], match_len_[fail_[v]]);
+      queue.push_back(v);
+    }
+  }
+  for (auto& kids : children) {
+    if (!kids.empty()) explicit_bzero(kids.data(), kids.size() * sizeof(kids[0]));
+  }
+
+  // The skip filter.
+  const size_t window = std::min(min_len_, kMaxWindow);
+  q_ = std::min(window, kMaxQ);
+  stride_ = window - q_ + 1;
+  const size_t entries = patterns.size() * stride_;
+  unsigned bits = 12;
+  while (bits < 22 && (size_t{1} << bits) < entries * 32) ++bits;
+  hash_shift_ = 32 - bits;
+  filter_.assign((size_t{1} << bits) / 64, 0);
+  for (const std::string& p : patterns) {
+    const auto* bytes = reinterpret_cast<const uint8_t*>(p.data());
+    for (size_t k = 0; k < stride_; ++k) AddToFilter(bytes + k);
+  }
+}
+
+std::shared_ptr<const PatternSet> Compile(const std::vector<const SecretBytes*>& secrets,
+                                          const Options& options) {
+  auto set = std::make_shared<PatternSet>();
+  set->replacement_ = options.replacement;
+  std::vector<std::string> patterns;
+  patterns.reserve(secrets.size() * 40);
+  const size_t min_length = std::max<size_t>(options.min_length, 1);
+  for (const SecretBytes* secret : secrets) {
+    if (secret == nullptr) continue;
+    if (secret->size() < min_length) {
+      ++set->skipped_;
+      continue;
+    }
+    internal::ExpandInto(secret->Reveal(), options, patterns);
+  }
+  set->Build(patterns);
+  for (std::string& p : patterns) internal::WipeString(p);
+  return set;
+}
+
+size_t PatternCount(const PatternSet& set) { return set.pattern_count_; }
+size_t MaxPatternLength(const PatternSet& set) { return set.max_len_; }
+size_t MinPatternLength(const PatternSet& set) { return set.min_len_; }
+size_t SkippedSecretCount(const PatternSet& set) { return set.skipped_; }
+
+// Stream positions are absolute offsets in the stream (uint64). Bytes before `resolved` have
+// been emitted (or replaced); [resolved, pos) are held: their bytes live in `held` between
+// Feeds. `marks` are the merged matched intervals inside the held region.
+struct Redactor::State {
+  struct Interval {
+    uint64_t start;
+    uint64_t end;
+  };
+
+  std::shared_ptr<const PatternSet> set;
+  uint32_t node = 0;
+  uint64_t pos = 0;
+  uint64_t resolved = 0;
+  bool prev_was_mask = false;  // the last thing emitted was a replacement
+  uint64_t next_sample = 0;    // samples in [root entry, next_sample) were tested
+  uint64_t window_end = 0;     // last hit sample + 1: starts before it may be candidates
+  std::vector<Interval> marks;
+  size_t marks_head = 0;
+  std::unique_ptr<char[]> held;
+  size_t held_cap = 0;
+  size_t held_len = 0;
+  // The current Feed's input.
+  const uint8_t* in = nullptr;
+  uint64_t in_base = 0;
+  uint64_t in_end = 0;
+
+  ~State() {
+    if (held) explicit_bzero(held.get(), held_cap);
+  }
+
+  void EmitRaw(uint64_t from, uint64_t to, std::string& out) const {
+    if (from >= to) return;
+    if (from < in_base) {
+      const uint64_t held_base = in_base - held_len;
+      const uint64_t stop = std::min(to, in_base);
+      out.append(held.get() + (from - held_base), stop - from);
+      from = stop;
+    }
+    if (from < to) out.append(reinterpret_cast<const char*>(in) + (from - in_base), to - from);
+  }
+
+  void AddMark(uint64_t start, uint64_t end) {
+    // Bytes before `resolved` that a match covers were already replaced (raw bytes are only
+    // emitted below the automaton's safe point, where no match can start).
+    start = std::max(start, resolved);
+    if (start >= end) return;
+    while (marks.size() > marks_head && marks.back().end >= start) {
+      start = std::min(start, marks.back().start);
+      marks.pop_back();
+    }
+    marks.push_back({start, end});
+  }
+
+  // Emits everything before `safe` (no match can start there any more) and every marked run
+  // that starts at or before it (it cannot grow backwards; growing forwards merges through
+  // prev_was_mask).
+  void Resolve(uint64_t safe, std::string& out) {
+    while (marks_head < marks.size()) {
+      const Interval iv = marks[marks_head];
+      if (iv.start > std::max(safe, resolved)) break;
+      if (iv.start > resolved) {
+        EmitRaw(resolved, iv.start, out);
+        prev_was_mask = false;
+      }
+      if (!prev_was_mask) {
+        out += set->replacement_;
+        prev_was_mask = true;
+      }
+      resolved = iv.end;
+      ++marks_head;
+    }
+    if (marks_head == marks.size()) {
+      marks.clear();
+      marks_head = 0;
+    }
+    if (safe > resolved) {
+      EmitRaw(resolved, safe, out);
+      prev_was_mask = false;
+      resolved = safe;
+    }
+  }
+
+  // In automaton mode at `pos`: may we drop the pending prefix and go back to skipping? Only
+  // if no hit sample's window reaches the pending starts [pos-depth, pos).
+  bool CanReturnToRoot() {
+    const PatternSet& ps = *set;
+    const uint64_t pending_start = pos - ps.depth_[node];
+    if (pending_start < window_end) return false;
+    uint64_t p = std::max(next_sample, RoundUp(pending_start, ps.stride_));
+    while (p + 1 < pos + ps.stride_) {  // windows [p-S+1, p] that start before pos
+      if (p < in_base || p + ps.q_ > in_end) {
+        next_sample = p;
+        return false;
+      }
+      if (ps.SampleHit(in + (p - in_base))) {
+        window_end = p + 1;
+        next_sample = p + ps.stride_;
+        return false;
+      }
+      p += ps.stride_;
+    }
+    next_sample = p;
+    return true;
+  }
+
+  void Scan(std::string& out) {
+    const PatternSet& ps = *set;
+    const uint64_t stride = ps.stride_;
+    while (pos < in_end) {
+      if (node == 0 && pos >= window_end) {
+        // Skip mode: test samples until one hits; the automaton restarts at its window. (At
+        // the root but inside the last hit's window, the automaton must go on: that sample is
+        // behind next_sample and would not be looked at again.)
+        uint64_t p = std::max(next_sample, RoundUp(pos, stride));
+        bool hit = false;
+        while (p + ps.q_ <= in_end) {
+          if (ps.SampleHit(in + (p - in_base))) {
+            hit = true;
+            break;
+          }
+          p += stride;
+        }
+        const uint64_t window_start = p + 1 >= stride ? p + 1 - stride : 0;
+        if (hit) {
+          window_end = p + 1;
+          next_sample = p + stride;
+        } else {
+          next_sample = p;
+        }
+        pos = std::min(in_end, std::max(pos, window_start));
+        if (pos >= in_end) break;
+      }
+      // Automaton mode.
+      node = ps.Step(node, in[pos - in_base]);
+      ++pos;
+      const uint32_t len = ps.match_len_[node];
+      if (len != 0) {
+        AddMark(pos - len, pos);
+        Resolve(pos - ps.depth_[node], out);
+      }
+      if (CanReturnToRoot()) node = 0;
+    }
+  }
+
+  void SaveHeld() {
+    const uint64_t keep = in_end - resolved;
+    // The automaton depth bounds what is held: see Resolve.
+    if (keep > held_cap) __builtin_trap();
+    const uint64_t held_base = in_base - held_len;
+    size_t n = 0;
+    if (resolved < in_base) {
+      n = in_base - resolved;
+      std::memmove(held.get(), held.get() + (resolved - held_base), n);
+    }
+    const uint64_t from = std::max(resolved, in_base);
+    if (in_end > from) {
+      std::memcpy(held.get() + n, in + (from - in_base), in_end - from);
+      n += in_end - from;
+    }
+    if (held_len > n) explicit_bzero(held.get() + n, held_len - n);
+    held_len = n;
+    in = nullptr;
+    in_base = in_end;
+  }
+};
+
+Redactor::Redactor(std::shared_ptr<const PatternSet> patterns) : state_(std::make_unique<State>()) {
+  state_->set = std::move(patterns);
+  if (state_->set && state_->set->pattern_count_ != 0) {
+    state_->held_cap = state_->set->max_len_;
+    state_->held = std::make_unique<char[]>(state_->held_cap);
+    state_->marks.reserve(state_->set->max_len_ / 2 + 2);
+  }
+}
+
+Redactor::~Redactor() = default;
+Redactor::Redactor(Redactor&&) noexcept = default;
+Redactor& Redactor::operator=(Redactor&&) noexcept = default;
+
+void Redactor::Feed(std::string_view in, std::string& out) {
+  if (!state_ || !state_->set || state_->set->pattern_count_ == 0) {
+    out.append(in);
+    return;
+  }
+  State& st = *state_;
+  st.in = reinterpret_cast<const uint8_t*>(in.data());
+  st.in_base = st.pos;
+  st.in_end = st.pos + in.size();
+  st.Scan(out);
+  st.Resolve(st.pos - st.set->depth_[st.node], out);
+  st.SaveHeld();
+}
+
+void Redactor::Finish(std::string& out) {
+  if (!state_ || !state_->set || state_->set->pattern_count_ == 0) return;
+  State& st = *state_;
+  st.in = nullptr;
+  st.in_base = st.in_end = st.pos;
+  st.Resolve(st.pos, out);
+  st.SaveHeld();
+  st.node = 0;
+  st.prev_was_mask = false;
+}
+
+size_t Redactor::held_bytes() const { return state_ ? state_->held_len : 0; }
+
+}  // namespace jitsec::mask

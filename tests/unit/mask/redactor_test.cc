@@ -1,0 +1,352 @@
+// The streaming matcher against a trivially correct whole-input reference, for every split
+// position, 1-byte writes and random chunkings.
+#include "mask/redactor.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/encoding.h"
+#include "support/support.h"
+
+namespace jitsec::mask {
+namespace {
+
+using std::string_literals::operator""s;
+
+// Marks every byte covered by any occurrence of any pattern, then replaces each maximal run of
+// marked bytes by `replacement`. Quadratic on purpose: obviously right.
+std::string ReferenceMask(std::string_view text, const std::vector<std::string>& patterns,
+                          std::string_view replacement = "***") {
+  std::vector<bool> marked(text.size(), false);
+  for (size_t i = 0; i < text.size(); ++i) {
+    for (const std::string& p : patterns) {
+      if (!p.empty() && text.substr(i, p.size()) == p) {
+        for (size_t k = 0; k < p.size(); ++k) marked[i + k] = true;
+      }
+    }
+  }
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (!marked[i]) {
+      out.push_back(text[i]);
+    } else if (i == 0 || !marked[i - 1]) {
+      out += replacement;
+    }
+  }
+  return out;
+}
+
+struct Fixture {
+  std::vector<SecretBytes> secrets;
+  std::vector<std::string> patterns;  // every pattern of every secret
+  std::shared_ptr<const PatternSet> set;
+};
+
+Fixture Make(const std::vector<std::string>& values, const Options& options = {}) {
+  Fixture f;
+  std::vector<const SecretBytes*> ptrs;
+  for (const std::string& v : values) f.secrets.emplace_back(v);
+  for (const SecretBytes& s : f.secrets) {
+    ptrs.push_back(&s);
+    for (const SecretBytes& p : ExpandSecret(s.Reveal(), options)) {
+      f.patterns.emplace_back(p.Reveal());
+    }
+  }
+  f.set = Compile(ptrs, options);
+  return f;
+}
+
+// Feeds `text` in the given chunk sizes (the rest in one piece), checking the hold bound.
+std::string RunChunks(const std::shared_ptr<const PatternSet>& set, std::string_view text,
+                      const std::vector<size_t>& sizes) {
+  Redactor r(set);
+  std::string out;
+  size_t at = 0;
+  const size_t bound = MaxPatternLength(*set) == 0 ? 0 : MaxPatternLength(*set) - 1;
+  for (size_t n : sizes) {
+    n = std::min(n, text.size() - at);
+    r.Feed(text.substr(at, n), out);
+    at += n;
+    EXPECT_LE(r.held_bytes(), bound);
+  }
+  r.Feed(text.substr(at), out);
+  EXPECT_LE(r.held_bytes(), bound);
+  r.Finish(out);
+  EXPECT_EQ(r.held_bytes(), 0u);
+  return out;
+}
+
+std::string OneShot(const std::shared_ptr<const PatternSet>& set, std::string_view text) {
+  return RunChunks(set, text, {});
+}
+
+std::string RandomText(std::mt19937& rng, size_t n, std::string_view extra_alphabet = "") {
+  static const std::string kBase =
+      "the quick brown fox jumps over lazy dogs 0123456789 ABCDEF\n\t{}\":,=/+%";
+  std::string alphabet = kBase + std::string(extra_alphabet);
+  std::uniform_int_distribution<size_t> pick(0, alphabet.size() - 1);
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s.push_back(alphabet[pick(rng)]);
+  return s;
+}
+
+const std::vector<std::string>& TestSecrets() {
+  static const std::vector<std::string> kSecrets = {
+      "hunter2-Password!",
+      "secret",
+      "secret123",
+      "abcabcab",
+      "\x00\xff\x10k3y\x80\x7f\"\\/<&'"s,
+      "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD\r\n  line three is here\n-----END KEY-----\n",
+      "p@ss w/rd:+&=?%#",
+      "p\xc3\xa4ssw\xc3\xb6rd\xe2\x82\xac\xf0\x9f\x98\x80",
+  };
+  return kSecrets;
+}
+
+TEST(RedactorTest, PassesTextWithoutSecretsThroughUnchanged) {
+  Fixture f = Make(TestSecrets());
+  std::mt19937 rng(1);
+  for (int round = 0; round < 20; ++round) {
+    std::string text = RandomText(rng, 3000);
+    ASSERT_EQ(ReferenceMask(text, f.patterns), text) << "random text hit a pattern; reseed";
+    EXPECT_EQ(OneShot(f.set, text), text);
+    EXPECT_EQ(RunChunks(f.set, text, std::vector<size_t>(text.size(), 1)), text);
+  }
+}
+
+TEST(RedactorTest, HoldsPossiblePrefixUntilTheNextBytesRuleItOut) {
+  Fixture f = Make({"secret123"});
+  Redactor r(f.set);
+  std::string out;
+  r.Feed("sec", out);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(r.held_bytes(), 3u);
+  r.Feed("x", out);
+  EXPECT_EQ(out, "secx");
+  EXPECT_EQ(r.held_bytes(), 0u);
+  r.Feed("secret12", out);
+  EXPECT_EQ(out, "secx");
+  EXPECT_EQ(r.held_bytes(), 8u);
+  r.Feed("3 done", out);
+  EXPECT_EQ(out, "secx*** done");
+  r.Finish(out);
+  EXPECT_EQ(out, "secx*** done");
+}
+
+TEST(RedactorTest, FinishReleasesAHeldPrefixUnmasked) {
+  Fixture f = Make({"secret123"});
+  Redactor r(f.set);
+  std::string out;
+  r.Feed("ends with secret12", out);
+  EXPECT_EQ(out, "ends with ");
+  r.Finish(out);
+  EXPECT_EQ(out, "ends with secret12");
+  // The redactor starts a new stream after Finish.
+  r.Feed("secret123!", out);
+  r.Finish(out);
+  EXPECT_EQ(out, "ends with secret12***!");
+}
+
+TEST(RedactorTest, DoesNotMaskValuesShorterThanTheMinimum) {
+  Fixture f = Make({"abc12", "xy"});
+  EXPECT_EQ(PatternCount(*f.set), 0u);
+  EXPECT_EQ(SkippedSecretCount(*f.set), 2u);
+  EXPECT_EQ(OneShot(f.set, "abc12 xy abc12"), "abc12 xy abc12");
+  Fixture g = Make({"abc12"}, Options{.min_length = 5});
+  EXPECT_EQ(OneShot(g.set, "abc12 xy abc12"), "*** xy ***");
+}
+
+TEST(RedactorTest, MasksASecretThatIsAPrefixOfAnother) {
+  Fixture f = Make({"secret", "secret123"});
+  EXPECT_EQ(OneShot(f.set, "a secret123 b"), "a *** b");
+  EXPECT_EQ(OneShot(f.set, "a secret12x b"), "a ***12x b");
+  EXPECT_EQ(OneShot(f.set, "secretsecret123secret"), "***");
+}
+
+TEST(RedactorTest, MergesOverlappingAndAdjacentMatchesIntoOneReplacement) {
+  Fixture f = Make({"abcabcab"});
+  EXPECT_EQ(OneShot(f.set, "xabcabcabcabcaby"), "x***y");
+  EXPECT_EQ(OneShot(f.set, "abcabcababcabcab"), "***");
+  EXPECT_EQ(OneShot(f.set, "abcabcab abcabcab"), "*** ***");
+  EXPECT_EQ(OneShot(f.set, "abcabca abcabcabc"), "abcabca ***c");
+}
+
+TEST(RedactorTest, MergesAShortMatchIntoALongerOneThatStartedEarlier) {
+  // "cdefgh" completes first, inside "abcdefghij" which completes later.
+  Fixture f = Make({"cdefgh", "abcdefghij"}, Options{.encodings = false});
+  EXPECT_EQ(OneShot(f.set, "xabcdefghijy"), "x***y");
+  EXPECT_EQ(OneShot(f.set, "xabcdefghiy"), "xab***iy");
+  for (size_t split = 0; split <= 11; ++split) {
+    EXPECT_EQ(RunChunks(f.set, "xabcdefghiy", {split}), "xab***iy") << split;
+  }
+}
+
+TEST(RedactorTest, UsesTheConfiguredReplacement) {
+  Fixture f = Make({"hunter2-Password!"}, Options{.replacement = "[masked]"});
+  EXPECT_EQ(OneShot(f.set, "pw=hunter2-Password!;"), "pw=[masked];");
+}
+
+TEST(RedactorTest, WithoutEncodingsMasksOnlyTheRawValue) {
+  Fixture f = Make({"hunter2-Password!"}, Options{.encodings = false});
+  const std::string hex = HexEncode("hunter2-Password!");
+  EXPECT_EQ(PatternCount(*f.set), 1u);
+  EXPECT_EQ(OneShot(f.set, hex + " hunter2-Password!"), hex + " ***");
+}
+
+TEST(RedactorTest, EmptyPatternSetPassesEverythingThrough) {
+  Fixture f = Make({});
+  Redactor r(f.set);
+  std::string out;
+  r.Feed("anything at all", out);
+  EXPECT_EQ(r.held_bytes(), 0u);
+  r.Finish(out);
+  EXPECT_EQ(out, "anything at all");
+}
+
+TEST(RedactorTest, MasksEachLineOfAMultiLineSecret) {
+  const std::string pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD\nshort\n-----END KEY-----\n";
+  Fixture f = Make({pem});
+  EXPECT_EQ(OneShot(f.set, "key: MIIBOgIBAAJBAKj34GkxFhD."), "key: ***.");
+  EXPECT_EQ(OneShot(f.set, "<" + pem + ">"), "<***>");
+  // Lines shorter than the minimum are not patterns on their own.
+  EXPECT_EQ(OneShot(f.set, "short"), "short");
+  EXPECT_EQ(OneShot(f.set, "-----END KEY-----"), "***");
+}
+
+TEST(RedactorTest, StreamsOfOneSetAreIndependent) {
+  Fixture f = Make({"secret123"});
+  Redactor out_stream(f.set);
+  Redactor err_stream(f.set);
+  std::string out;
+  std::string err;
+  out_stream.Feed("secr", out);
+  err_stream.Feed("et123", err);
+  out_stream.Feed("et123", out);
+  err_stream.Finish(err);
+  out_stream.Finish(out);
+  EXPECT_EQ(out, "***");
+  EXPECT_EQ(err, "et123");
+}
+
+TEST(RedactorTest, MovedRedactorKeepsItsState) {
+  Fixture f = Make({"secret123"});
+  Redactor a(f.set);
+  std::string out;
+  a.Feed("x secret", out);
+  Redactor b(std::move(a));
+  b.Feed("123 y", out);
+  b.Finish(out);
+  EXPECT_EQ(out, "x *** y");
+}
+
+// Every pattern of every secret, embedded in random text (twice, plus a near miss), through
+// every two-chunk split, 1-byte writes and random chunkings: byte-exact against the reference.
+TEST(RedactorTest, MatchesReferenceForEveryEncodingAtEverySplit) {
+  Fixture f = Make(TestSecrets());
+  std::mt19937 rng(7);
+  size_t inputs = 0;
+  for (const std::string& form : f.patterns) {
+    std::string text = RandomText(rng, 23) + form + RandomText(rng, 5) + form +
+                       form.substr(0, form.size() - 1) + RandomText(rng, 17);
+    const std::string expected = ReferenceMask(text, f.patterns);
+    ASSERT_EQ(expected.find(form), std::string::npos);
+    EXPECT_EQ(OneShot(f.set, text), expected);
+    for (size_t split = 0; split <= text.size(); ++split) {
+      ASSERT_EQ(RunChunks(f.set, text, {split}), expected) << "split " << split;
+    }
+    ASSERT_EQ(RunChunks(f.set, text, std::vector<size_t>(text.size(), 1)), expected);
+    for (int round = 0; round < 10; ++round) {
+      std::vector<size_t> sizes;
+      std::uniform_int_distribution<size_t> len(0, 9);
+      for (size_t total = 0; total < text.size();) {
+        sizes.push_back(len(rng));
+        total += sizes.back();
+      }
+      ASSERT_EQ(RunChunks(f.set, text, sizes), expected) << "round " << round;
+    }
+    ++inputs;
+  }
+  EXPECT_GT(inputs, 100u);
+}
+
+// Dense random mixtures of secrets, pieces of secrets and noise, as stress for the
+// skip filter's hand-over between sampling and the automaton.
+TEST(RedactorTest, MatchesReferenceOnDenseRandomMixtures) {
+  Fixture f = Make(TestSecrets());
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<size_t> which(0, f.patterns.size() - 1);
+  std::uniform_int_distribution<int> kind(0, 3);
+  for (int round = 0; round < 60; ++round) {
+    std::string text;
+    while (text.size() < 600) {
+      const std::string& p = f.patterns[which(rng)];
+      switch (kind(rng)) {
+        case 0: text += p; break;
+        case 1: text += p.substr(0, std::uniform_int_distribution<size_t>(0, p.size())(rng)); break;
+        case 2: text += p.substr(std::uniform_int_distribution<size_t>(0, p.size())(rng)); break;
+        default: text += RandomText(rng, 7, "abcsecret123");
+      }
+    }
+    const std::string expected = ReferenceMask(text, f.patterns);
+    std::vector<size_t> sizes;
+    std::uniform_int_distribution<size_t> len(1, 64);
+    for (size_t total = 0; total < text.size();) {
+      sizes.push_back(len(rng));
+      total += sizes.back();
+    }
+    ASSERT_EQ(OneShot(f.set, text), expected) << round;
+    ASSERT_EQ(RunChunks(f.set, text, sizes), expected) << round;
+  }
+}
+
+TEST(RedactorTest, LeavesNoFormOfACanaryInAnySplit) {
+  const std::string canary = testing::MakeCanary("mask");
+  Fixture f = Make({canary});
+  std::string text = "start ";
+  for (const std::string& form : testing::CanaryForms(canary)) {
+    // (CanaryForms also lists the canary's random tail alone, a leak probe, not an encoding.)
+    if (form.size() >= canary.size()) text += form + " | ";
+  }
+  for (size_t split = 0; split <= text.size(); ++split) {
+    testing::ExpectNoCanary(RunChunks(f.set, text, {split}), canary, "redacted output");
+  }
+}
+
+TEST(RedactorTest, RunOfOneCharacterAgainstANearMissSecretStaysLinearAndBounded) {
+  Fixture f = Make({"aaaaaaab"});
+  const std::string text(10 * 1024 * 1024, 'a');
+  Redactor r(f.set);
+  std::string out;
+  out.reserve(text.size() + 16);
+  for (size_t at = 0; at < text.size(); at += 65536) {
+    r.Feed(std::string_view(text).substr(at, 65536), out);
+    ASSERT_LE(r.held_bytes(), MaxPatternLength(*f.set) - 1);
+  }
+  r.Feed("b", out);
+  r.Finish(out);
+  EXPECT_EQ(out.size(), text.size() - 7 + 3);
+  EXPECT_EQ(out.substr(out.size() - 4), "a***");
+  EXPECT_EQ(out.find_first_not_of('a'), text.size() - 7);
+}
+
+TEST(RedactorTest, RunOfOneCharacterMatchingTheSecretBecomesOneReplacement) {
+  Fixture f = Make({"aaaaaaaa"});
+  const std::string text(10 * 1024 * 1024, 'a');
+  Redactor r(f.set);
+  std::string out;
+  for (size_t at = 0; at < text.size(); at += 4096) {
+    r.Feed(std::string_view(text).substr(at, 4096), out);
+    ASSERT_LE(r.held_bytes(), MaxPatternLength(*f.set) - 1);
+  }
+  r.Feed("b", out);
+  r.Finish(out);
+  EXPECT_EQ(out, "***b");
+}
+
+}  // namespace
+}  // namespace jitsec::mask
