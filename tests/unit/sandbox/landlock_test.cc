@@ -150,6 +150,33 @@ TEST_F(LandlockTreeTest, WritesOnlyInsideWriteTreesIncludingNewFiles) {
   EXPECT_TRUE(std::filesystem::is_directory(dir_ / "rw/sub"));
 }
 
+// Landlock domains are inherited across execve: a probe run under the ruleset is confined too.
+TEST_F(LandlockTreeTest, RestrictionStaysInForceAfterExec) {
+  JITSEC_SKIP_UNLESS(Feature::kLandlock);
+  const std::string probe = ::jitsec::testing::Helper("probe_ll_access");
+  ASSERT_EQ(::access(probe.c_str(), X_OK), 0) << probe << ": " << std::strerror(errno);
+  // The probe binary itself must be executable: grant its directory read (execute) access.
+  plan_.read.push_back(std::filesystem::path(probe).parent_path());
+  plan_.read.push_back("/usr");
+  plan_.read.push_back("/lib");
+  plan_.read.push_back("/lib64");
+  plan_.read.push_back("/etc");
+  const LandlockRuleset rs = Prepare();
+  auto run = [&](const char* op, const std::string& arg) {
+    return Restricted(rs, [&] {
+      const char* argv[] = {probe.c_str(), op, arg.c_str(), nullptr};
+      ::execv(probe.c_str(), const_cast<char* const*>(argv));
+      return 127;
+    });
+  };
+  EXPECT_EQ(run("create", P("outside/new")), EACCES);
+  EXPECT_EQ(run("read", P("outside/file")), EACCES);
+  EXPECT_EQ(run("read", P("ro/file")), 0);
+  EXPECT_EQ(run("create", P("rw/new")), 0);
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "rw/new"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "outside/new"));
+}
+
 TEST_F(LandlockTreeTest, DeviceNodesStayUsable) {
   JITSEC_SKIP_UNLESS(Feature::kLandlock);
   const LandlockRuleset rs = Prepare();

@@ -403,6 +403,24 @@ TEST_F(SeccompKernelTest, PersonalityQueryWorksAndChangesAreDenied) {
             EPERM);
 }
 
+// The filter is inherited across execve: a probe program run under it sees the same denials.
+TEST_F(SeccompKernelTest, FilterStaysInForceAfterExec) {
+  JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kSeccomp);
+  const std::string probe = ::jitsec::testing::Helper("probe_sc_syscall");
+  ASSERT_EQ(::access(probe.c_str(), X_OK), 0) << probe << ": " << std::strerror(errno);
+  auto run = [&](const char* name) {
+    return Filtered([&] {
+      const char* argv[] = {probe.c_str(), name, nullptr};
+      ::execv(probe.c_str(), const_cast<char* const*>(argv));
+      return 127;
+    });
+  };
+  EXPECT_EQ(run("unshare_user"), EPERM);
+  EXPECT_EQ(run("io_uring_setup"), EPERM);
+  EXPECT_EQ(run("clone3"), ENOSYS);
+  EXPECT_EQ(run("personality_query"), 0);
+}
+
 TEST_F(SeccompKernelTest, OrdinaryToolsStillWork) {
   JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kSeccomp);
   const std::vector<std::vector<const char*>> commands = {
