@@ -53,8 +53,9 @@ class Validator {
   }
 
  private:
+  // Rules here are independent of each other, so a report does not hide later ones.
   void Report(const std::string& path, std::string message) {
-    diags_.Add(doc_.At(path), path, std::move(message));
+    diags_.Add(doc_.At(path), path, std::move(message), DiagnosticKind::kInvalid, false);
   }
 
   void TaskRules(const Task& task, const std::string& tp) {
@@ -165,7 +166,8 @@ class Validator {
       if (!doc_.Has(sp)) {
         diags_.Add(cred.pos, cp,
                    "missing required key \"secret\" (provider " + Quote(cred.provider) +
-                       " is of type " + std::string(ProviderTypeName(*type)) + ")");
+                       " is of type " + std::string(ProviderTypeName(*type)) + ")",
+                   DiagnosticKind::kInvalid, /*mark_bad=*/false);
       } else if (!doc_.Bad(sp)) {
         if (*type == ProviderType::kStore && !IsStoreName(cred.secret)) {
           Report(sp, "invalid secret name " + Quote(cred.secret) + " (" + kStoreNameRule + ")");
@@ -219,7 +221,8 @@ class Validator {
     if (d.kind == DeliveryKind::kEnv && info != nullptr && info->secret && !d.unsafe) {
       diags_.Add(doc_.At(kp), kp,
                  "env delivery of secret field " + Quote(field) +
-                     " needs \"unsafe: true\" on this entry (prefer a file delivery)");
+                     " needs \"unsafe: true\" on this entry (prefer a file delivery)",
+                 DiagnosticKind::kInvalid, false);
     }
   }
 
