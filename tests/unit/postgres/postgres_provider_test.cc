@@ -1,0 +1,435 @@
+// Against a real server started per suite (tests/support/postgres_server.h); skipped without
+// the PostgreSQL binaries (and failing instead under JITSEC_SANDBOX_MUST_WORK=1).
+#include "providers/postgres/postgres_provider.h"
+
+#include <libpq-fe.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "base/encoding.h"
+#include "base/random.h"
+#include "support/postgres_server.h"
+#include "support/support.h"
+
+#include <gtest/gtest.h>
+
+namespace jitsec::providers::postgres {
+namespace {
+
+using jitsec::testing::Feature;
+using jitsec::testing::PostgresServer;
+
+class FakeSecrets final : public SecretSource {
+ public:
+  Result<SecretBytes> Get(std::string_view name) const override {
+    auto it = values_.find(std::string(name));
+    if (it == values_.end()) {
+      return Fail(ErrorCode::kNotFound, "secret \"" + std::string(name) + "\" not found");
+    }
+    return SecretBytes(it->second);
+  }
+  void Set(std::string name, std::string value) { values_[std::move(name)] = std::move(value); }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+Deadline Soon() { return std::chrono::steady_clock::now() + std::chrono::seconds(20); }
+
+struct PgConnCloser {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+using PgConn = std::unique_ptr<PGconn, PgConnCloser>;
+
+std::string Field(const Lease& lease, std::string_view name) {
+  const auto* f = lease.FindField(name);
+  return f == nullptr ? "<missing>" : std::string(f->value.Reveal());
+}
+
+// Connects as the lease's role with the delivered fields.
+PgConn ConnectAs(const Lease& lease) {
+  std::string user = Field(lease, "user"), host = Field(lease, "host"), port = Field(lease, "port"),
+              db = Field(lease, "dbname"), pw = Field(lease, "password");
+  const char* keys[] = {"host", "port", "dbname", "user", "password", nullptr};
+  const char* vals[] = {host.c_str(), port.c_str(), db.c_str(), user.c_str(), pw.c_str(), nullptr};
+  return PgConn(PQconnectdbParams(keys, vals, 0));
+}
+
+class PostgresProviderTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!jitsec::testing::HasFeature(Feature::kPostgres)) return;
+    server_ = PostgresServer::Start().release();
+    if (server_ == nullptr) return;
+    auto r = server_->Psql(
+        "CREATE ROLE app_readonly NOLOGIN; CREATE ROLE app_owner NOLOGIN; "
+        "CREATE ROLE app_extra NOLOGIN; GRANT CREATE ON SCHEMA public TO app_owner;");
+    if (r.status != 0) ADD_FAILURE() << "setup: " << r.err;
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    JITSEC_SKIP_UNLESS(Feature::kPostgres);
+    ASSERT_NE(server_, nullptr) << "could not start the test server";
+    if (!server_->Restart()) FAIL() << "server down";
+    prefix_ = "jt" + RandomHex(4) + "_";
+    secrets_.Set("pg-admin", PostgresServer::kAdminPassword);
+    config_.name = "pg-test";
+    config_.type = policy::ProviderType::kPostgres;
+    config_.conninfo = server_->Conninfo() + " user=" + PostgresServer::kAdminUser;
+    config_.admin_secret = "pg-admin";
+    config_.role_prefix = prefix_;
+    ctx_.store = &secrets_;
+  }
+
+  std::unique_ptr<Provider> MakeProvider() {
+    auto p = CreatePostgresProvider(config_, ctx_);
+    EXPECT_TRUE(p.has_value()) << (p ? "" : p.error().message());
+    return p ? std::move(*p) : nullptr;
+  }
+
+  LeaseRequest Request(std::vector<std::string> grants = {"app_readonly"}) {
+    LeaseRequest r;
+    r.lease_id = NewId("l-");
+    r.run_id = NewId("r-");
+    r.credential = "DB";
+    r.grants = std::move(grants);
+    r.ttl = std::chrono::seconds(600);
+    return r;
+  }
+
+  // Roles of this test (by prefix), comma-separated and sorted.
+  std::string OurRoles() {
+    return server_->Query("SELECT coalesce(string_agg(rolname, ',' ORDER BY rolname), '') FROM "
+                          "pg_roles WHERE starts_with(rolname, '" + prefix_ + "')");
+  }
+
+  static PostgresServer* server_;
+  std::string prefix_;
+  FakeSecrets secrets_;
+  policy::ProviderConfig config_;
+  ProviderContext ctx_;
+};
+
+PostgresServer* PostgresProviderTest::server_ = nullptr;
+
+TEST(PostgresRoleNameTest, LowercasesAndMapsLeaseIdCharacters) {
+  auto r = RoleNameFor("jitsec_", "l-3F9a.b");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(*r, "jitsec_l_3f9a_b");
+}
+
+TEST(PostgresRoleNameTest, KeepsTheEndOfALongIdWithin63Bytes) {
+  std::string id(80, 'a');
+  id += "tail";
+  auto r = RoleNameFor("p_", id);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->size(), 63U);
+  EXPECT_TRUE(r->starts_with("p_"));
+  EXPECT_TRUE(r->ends_with("tail"));
+}
+
+TEST(PostgresRoleNameTest, RefusesHostilePrefix) {
+  auto r = RoleNameFor("x\"; DROP ROLE postgres; --", "l-1");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().message(),
+            "role_prefix \"x\"; DROP ROLE postgres; --\" is not a valid role name prefix");
+}
+
+TEST(PostgresRoleNameTest, PlainIdentifierRules) {
+  EXPECT_TRUE(IsPlainIdentifier("app_owner"));
+  EXPECT_TRUE(IsPlainIdentifier("_x9"));
+  EXPECT_FALSE(IsPlainIdentifier(""));
+  EXPECT_FALSE(IsPlainIdentifier("9x"));
+  EXPECT_FALSE(IsPlainIdentifier("App"));
+  EXPECT_FALSE(IsPlainIdentifier("a-b"));
+  EXPECT_FALSE(IsPlainIdentifier("a\"b"));
+  EXPECT_FALSE(IsPlainIdentifier(std::string(64, 'a')));
+  EXPECT_TRUE(IsPlainIdentifier(std::string(63, 'a')));
+}
+
+TEST(PostgresProviderCreateTest, RefusesHostileRolePrefix) {
+  policy::ProviderConfig c;
+  c.name = "pg-x";
+  c.type = policy::ProviderType::kPostgres;
+  c.conninfo = "host=/tmp";
+  c.admin_secret = "a";
+  c.role_prefix = "Evil\"";
+  auto p = CreatePostgresProvider(c, {});
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(p.error().message(),
+            "postgres provider \"pg-x\": role_prefix \"Evil\"\" is not a valid role name prefix "
+            "(lowercase letters, digits and \"_\", starting with a letter or \"_\", at most 20 "
+            "characters)");
+}
+
+TEST(PostgresProviderCreateTest, RefusesConninfoWithPassword) {
+  policy::ProviderConfig c;
+  c.name = "pg-x";
+  c.type = policy::ProviderType::kPostgres;
+  c.conninfo = "host=/tmp password=hunter2";
+  c.admin_secret = "a";
+  auto p = CreatePostgresProvider(c, {});
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().message(),
+            "postgres provider \"pg-x\": conninfo must not contain a password (keep it in "
+            "admin_secret)");
+}
+
+TEST(PostgresProviderCreateTest, RevokeProviderNeedsAllRevokeParams) {
+  LeaseRef ref;
+  ref.lease_id = "l-1";
+  ref.provider = "pg-x";
+  ref.type = policy::ProviderType::kPostgres;
+  ref.revoke_params = {{"conninfo", "host=/tmp"}, {"role_prefix", "jitsec_"}};
+  auto p = CreatePostgresProviderForRevoke(ref, {});
+  ASSERT_FALSE(p.has_value());
+  EXPECT_EQ(p.error().code(), ErrorCode::kCorrupt);
+  EXPECT_EQ(p.error().message(),
+            "postgres provider \"pg-x\": lease \"l-1\" has no revoke parameter \"admin_secret\"");
+}
+
+TEST_F(PostgresProviderTest, IssueCreatesLoginRoleWithValidUntilAndExactlyTheGrants) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto req = Request({"app_readonly", "app_extra"});
+  auto lease = p->Issue(req, Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  const std::string role = Field(*lease, "user");
+  EXPECT_EQ(role, *RoleNameFor(prefix_, req.lease_id));
+  EXPECT_EQ(lease->ref.handle, role);
+  EXPECT_EQ(p->RefFor(req).handle, role);  // journal-before-act names the same role
+  EXPECT_EQ(server_->Query("SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
+                           "WHERE rolname = '" + role + "'"),
+            "t|f|f|f");
+  // VALID UNTIL is now + ttl (600 s), within a few seconds.
+  EXPECT_EQ(server_->Query("SELECT abs(extract(epoch FROM rolvaliduntil - now()) - 600) < 30 "
+                           "FROM pg_roles WHERE rolname = '" + role + "'"),
+            "t");
+  EXPECT_EQ(server_->Query("SELECT string_agg(r.rolname, ',' ORDER BY r.rolname) FROM "
+                           "pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u "
+                           "ON u.oid = m.member WHERE u.rolname = '" + role + "'"),
+            "app_extra,app_readonly");
+  EXPECT_EQ(Field(*lease, "host"), server_->socket_dir());
+  EXPECT_EQ(Field(*lease, "port"), std::to_string(server_->port()));
+  EXPECT_EQ(Field(*lease, "dbname"), "app");
+  EXPECT_EQ(Field(*lease, "password").size(), 43U);  // 32 bytes, base64url without padding
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+}
+
+TEST_F(PostgresProviderTest, IssuedPasswordAndUriLogIn) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  PgConn conn = ConnectAs(*lease);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  PGresult* res = PQexec(conn.get(), "SELECT current_user");
+  ASSERT_EQ(PQresultStatus(res), PGRES_TUPLES_OK);
+  EXPECT_EQ(std::string(PQgetvalue(res, 0, 0)), Field(*lease, "user"));
+  PQclear(res);
+  std::string uri = Field(*lease, "uri");
+  EXPECT_TRUE(uri.starts_with("postgresql://" + Field(*lease, "user") + ":")) << "uri shape";
+  EXPECT_TRUE(uri.ends_with("/app?host=" + PercentEncode(server_->socket_dir()))) << "uri shape";
+  PgConn by_uri(PQconnectdb(uri.c_str()));
+  EXPECT_EQ(PQstatus(by_uri.get()), CONNECTION_OK) << PQerrorMessage(by_uri.get());
+  by_uri.reset();
+  conn.reset();
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+}
+
+TEST_F(PostgresProviderTest, RevokeTerminatesOpenSessionAndDropsTheRole) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  PgConn conn = ConnectAs(*lease);
+  ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+  auto st = p->Revoke(lease->ref, Soon());
+  ASSERT_TRUE(st.has_value()) << st.error().message();
+  EXPECT_EQ(OurRoles(), "");
+  PGresult* res = PQexec(conn.get(), "SELECT 1");
+  EXPECT_NE(PQresultStatus(res), PGRES_TUPLES_OK) << "the session survived revocation";
+  PQclear(res);
+  EXPECT_EQ(server_->Query("SELECT count(*) FROM pg_stat_activity WHERE usename = '" +
+                           Field(*lease, "user") + "'"),
+            "0");
+}
+
+TEST_F(PostgresProviderTest, RevokingTwiceOrANeverIssuedLeaseIsSuccess) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  EXPECT_TRUE(p->Revoke(lease->ref, Soon()));
+  auto again = p->Revoke(lease->ref, Soon());
+  EXPECT_TRUE(again.has_value()) << again.error().message();
+  auto never = p->Revoke(p->RefFor(Request()), Soon());
+  EXPECT_TRUE(never.has_value()) << never.error().message();
+}
+
+TEST_F(PostgresProviderTest, ObjectsTheRoleCreatedSurviveRevocationOwnedByTheAdmin) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request({"app_owner"}), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  const std::string table = prefix_ + "migrated";
+  {
+    PgConn conn = ConnectAs(*lease);
+    ASSERT_EQ(PQstatus(conn.get()), CONNECTION_OK) << PQerrorMessage(conn.get());
+    PGresult* res = PQexec(conn.get(), ("CREATE TABLE " + table + " (id int)").c_str());
+    ASSERT_EQ(PQresultStatus(res), PGRES_COMMAND_OK) << PQresultErrorMessage(res);
+    PQclear(res);
+  }
+  auto st = p->Revoke(lease->ref, Soon());
+  ASSERT_TRUE(st.has_value()) << st.error().message();
+  EXPECT_EQ(OurRoles(), "");
+  EXPECT_EQ(server_->Query("SELECT tableowner FROM pg_tables WHERE tablename = '" + table + "'"),
+            PostgresServer::kAdminUser);
+}
+
+TEST_F(PostgresProviderTest, MissingGrantRoleFailsIssuanceAndLeavesNoRole) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request({"app_readonly", "no_such_role"}), Soon());
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_EQ(lease.error().code(), ErrorCode::kProviderRejected);
+  EXPECT_EQ(lease.error().message(),
+            "postgres provider \"pg-test\": grant \"no_such_role\" failed: role \"no_such_role\" "
+            "does not exist");
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, HostileGrantIsRefusedBeforeAnythingIsCreated) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  for (std::string g : {"app\" TO PUBLIC; --", "App_Owner", "x y", ""}) {
+    auto lease = p->Issue(Request({"app_readonly", g}), Soon());
+    ASSERT_FALSE(lease.has_value()) << g;
+    EXPECT_EQ(lease.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(lease.error().message(),
+              "postgres provider \"pg-test\": invalid grant \"" + g +
+                  "\" (lowercase letters, digits and \"_\", starting with a letter or \"_\", at "
+                  "most 63 characters)");
+  }
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, RevokeRefusesARoleThatIsNotTheLeasesOwn) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  LeaseRef ref = p->RefFor(Request());
+  ref.handle = PostgresServer::kAdminUser;
+  auto st = p->Revoke(ref, Soon());
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().message(), "postgres provider \"pg-test\": refusing to revoke role "
+                                  "\"jitsec_admin\": not the role jitsec creates for lease \"" +
+                                      ref.lease_id + "\"");
+  EXPECT_EQ(server_->Query("SELECT count(*) FROM pg_roles WHERE rolname = 'jitsec_admin'"), "1");
+}
+
+TEST_F(PostgresProviderTest, WrongAdminPasswordIsOneLineWithoutThePassword) {
+  const std::string wrong = "wrong-" + RandomHex(8);
+  secrets_.Set("pg-admin", wrong);
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_EQ(lease.error().code(), ErrorCode::kProviderUnavailable);
+  EXPECT_EQ(lease.error().message(),
+            "postgres provider \"pg-test\": cannot connect: connection to server on socket \"" +
+                server_->socket_dir() + "/.s.PGSQL." + std::to_string(server_->port()) +
+                "\" failed: FATAL:  password authentication failed for user \"jitsec_admin\"");
+  EXPECT_EQ(lease.error().message().find(wrong), std::string::npos);
+}
+
+TEST_F(PostgresProviderTest, AdminSecretMayBeAFullConnectionUri) {
+  secrets_.Set("pg-admin", std::string("postgresql://jitsec_admin:") +
+                               PostgresServer::kAdminPassword + "@/app?host=" +
+                               PercentEncode(server_->socket_dir()) +
+                               "&port=" + std::to_string(server_->port()));
+  config_.conninfo = "";
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  EXPECT_EQ(Field(*lease, "dbname"), "app");
+  // The revoke parameters name the secret, never its value.
+  for (const auto& [k, v] : lease->ref.revoke_params) {
+    EXPECT_EQ(v.find(PostgresServer::kAdminPassword), std::string::npos) << k;
+  }
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+}
+
+TEST_F(PostgresProviderTest, MissingAdminSecretNamesIt) {
+  config_.admin_secret = "nope";
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_EQ(lease.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(lease.error().message(),
+            "postgres provider \"pg-test\": admin secret \"nope\": secret \"nope\" not found");
+}
+
+TEST_F(PostgresProviderTest, ServerDownBeforeIssueIsUnavailableAndLeavesNothing) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  ASSERT_TRUE(server_->Stop());
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(server_->Restart());
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_EQ(lease.error().code(), ErrorCode::kProviderUnavailable);
+  EXPECT_EQ(lease.error().message(),
+            "postgres provider \"pg-test\": cannot connect: connection to server on socket \"" +
+                server_->socket_dir() + "/.s.PGSQL." + std::to_string(server_->port()) +
+                "\" failed: No such file or directory");
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, ServerDownBeforeRevokeFailsAndALaterRevokeFromTheRefWorks) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  ASSERT_TRUE(server_->Stop());
+  auto st = p->Revoke(lease->ref, Soon());
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code(), ErrorCode::kProviderUnavailable);
+  EXPECT_TRUE(st.error().message().starts_with("postgres provider \"pg-test\": cannot connect: "))
+      << st.error().message();
+  ASSERT_TRUE(server_->Restart());
+  EXPECT_EQ(OurRoles(), Field(*lease, "user"));
+  // As `jitsec leases sweep` does: a provider rebuilt from the journal's LeaseRef alone.
+  auto again = CreatePostgresProviderForRevoke(lease->ref, ctx_);
+  ASSERT_TRUE(again.has_value()) << again.error().message();
+  auto st2 = (*again)->Revoke(lease->ref, Soon());
+  ASSERT_TRUE(st2.has_value()) << st2.error().message();
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, PasswordReachesNeitherServerLogNorCatalogInClear) {
+  ASSERT_EQ(server_->Psql("ALTER SYSTEM SET log_statement = 'all'", "postgres").status, 0);
+  ASSERT_EQ(server_->Psql("SELECT pg_reload_conf()", "postgres").status, 0);
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  std::string pw = Field(*lease, "password");
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+  server_->Psql("ALTER SYSTEM RESET log_statement", "postgres");
+  server_->Psql("SELECT pg_reload_conf()", "postgres");
+  std::string log = jitsec::testing::ReadTextFile(server_->log_path());
+  EXPECT_NE(log.find("CREATE ROLE"), std::string::npos) << "statement logging did not work";
+  EXPECT_NE(log.find("SCRAM-SHA-256$"), std::string::npos);
+  EXPECT_EQ(log.find(pw), std::string::npos) << "the password is in the server log";
+}
+
+}  // namespace
+}  // namespace jitsec::providers::postgres
