@@ -1,0 +1,497 @@
+#include "sandbox/child_apply.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace jitsec::sandbox::child {
+
+using ::jitsec::child::ApplyFdTable;
+using ::jitsec::child::ApplyProcessSetup;
+using ::jitsec::child::Exec;
+using ::jitsec::child::ReportAndExit;
+using ::jitsec::child::ResetSignals;
+
+namespace {
+
+// The new root is assembled at the old root's /tmp (as bubblewrap does): nothing of the host is
+// written there, and pivot_root detaches the old root (with its /tmp) afterwards.
+constexpr const char kBase[] = "/tmp";
+
+[[noreturn]] void Fail(int report_fd, ChildStep step) noexcept {
+  ReportAndExit(report_fd, step, errno);
+}
+
+int OpenAt2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) noexcept {
+  struct open_how how {};
+  how.flags = flags;
+  how.resolve = resolve;
+  return int(::syscall(SYS_openat2, dirfd, path, &how, sizeof how));
+}
+
+constexpr uint64_t kBeneath = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH;
+
+// "/proc/self/fd/N" into buf (at least 32 bytes).
+const char* FdPath(int fd, char* buf) noexcept {
+  constexpr const char kPrefix[] = "/proc/self/fd/";
+  std::memcpy(buf, kPrefix, sizeof kPrefix);
+  char digits[16];
+  int n = 0;
+  unsigned v = unsigned(fd);
+  do {
+    digits[n++] = char('0' + v % 10);
+    v /= 10;
+  } while (v != 0 && n < 15);
+  size_t at = sizeof kPrefix - 1;
+  while (n > 0) buf[at++] = digits[--n];
+  buf[at] = '\0';
+  return buf;
+}
+
+void CloseQuietly(int fd) noexcept {
+  if (fd >= 0) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+  }
+}
+
+// Opens `rel` below root_fd without following any link; when it is missing and `create` is
+// set, creates the missing directories (and a final empty file when !is_dir) first. Only ever
+// creates inside the new root's own tmpfs layers: below a host bind the path already exists.
+int OpenTarget(int root_fd, const char* rel, bool create, bool is_dir) noexcept {
+  if (rel[0] == '\0') return OpenAt2(root_fd, ".", O_PATH | O_CLOEXEC, kBeneath);
+  int fd = OpenAt2(root_fd, rel, O_PATH | O_CLOEXEC, kBeneath);
+  if (fd >= 0 || errno != ENOENT || !create) return fd;
+  char buf[PATH_MAX];
+  size_t len = std::strlen(rel);
+  if (len >= sizeof buf) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  std::memcpy(buf, rel, len + 1);
+  int cur = root_fd;
+  char* part = buf;
+  while (true) {
+    char* slash = std::strchr(part, '/');
+    bool last = slash == nullptr;
+    if (!last) *slash = '\0';
+    if (!last || is_dir) {
+      if (::mkdirat(cur, part, 0755) != 0 && errno != EEXIST) break;
+    } else {
+      int f = ::openat(cur, part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (f < 0) break;
+      ::close(f);
+    }
+    int next = OpenAt2(cur, part, O_PATH | O_CLOEXEC, kBeneath);
+    if (cur != root_fd) CloseQuietly(cur);
+    if (next < 0) return -1;
+    cur = next;
+    if (last) return cur;
+    part = slash + 1;
+  }
+  if (cur != root_fd) CloseQuietly(cur);
+  return -1;
+}
+
+// A detached, recursive clone of a host path (no link followed anywhere in it).
+int CloneTree(const char* path, bool read_only) noexcept {
+  int src = OpenAt2(AT_FDCWD, path, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS);
+  if (src < 0) return -1;
+  int tree = int(::open_tree(src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE |
+                                          AT_EMPTY_PATH));
+  CloseQuietly(src);
+  if (tree < 0) return -1;
+  if (read_only) {
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (::mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) != 0) {
+      CloseQuietly(tree);
+      return -1;
+    }
+  }
+  return tree;
+}
+
+bool Attach(int tree, int target) noexcept {
+  return ::move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) ==
+         0;
+}
+
+// Phase 1: every host source is cloned before the new root hides the old /tmp.
+bool CloneSources(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
+  size_t k = 0;
+  char buf[PATH_MAX];
+  for (const auto& op : sb.mounts.ops) {
+    switch (op.kind) {
+      case MountKind::kBindReadOnly:
+      case MountKind::kBindWritable:
+      case MountKind::kProtect: {
+        bool ro = op.kind != MountKind::kBindWritable;
+        scratch[k] = CloneTree(op.path.c_str(), ro);
+        // A protected path that vanished since Prepare has nothing left to protect.
+        if (scratch[k] < 0 && !(op.kind == MountKind::kProtect && errno == ENOENT)) return false;
+        ++k;
+        break;
+      }
+      case MountKind::kFreeze: {
+        scratch[k] = CloneTree(op.path.c_str(), /*read_only=*/true);
+        if (scratch[k] < 0) return false;
+        ++k;
+        for (const auto& name : op.writable_entries) {
+          size_t plen = op.path.size();
+          if (plen + 1 + name.size() >= sizeof buf) {
+            errno = ENAMETOOLONG;
+            return false;
+          }
+          std::memcpy(buf, op.path.c_str(), plen);
+          size_t at = plen;
+          if (plen > 1) buf[at++] = '/';
+          std::memcpy(buf + at, name.c_str(), name.size() + 1);
+          scratch[k] = CloneTree(buf, /*read_only=*/false);
+          // Links cannot carry a mount, and an entry removed meanwhile needs none.
+          if (scratch[k] < 0 && errno != ELOOP && errno != ENOENT) return false;
+          ++k;
+        }
+        break;
+      }
+      case MountKind::kPrivateTmp:
+      case MountKind::kDenyDir:
+      case MountKind::kDenyFile: break;
+    }
+  }
+  return true;
+}
+
+bool MountAtFd(const char* source, int target, const char* type, unsigned long flags,
+               const char* data) noexcept {
+  char path[32];
+  return ::mount(source, FdPath(target, path), type, flags, data) == 0;
+}
+
+bool SetupDev(int root_fd) noexcept {
+  int target = OpenTarget(root_fd, "dev", /*create=*/true, /*is_dir=*/true);
+  if (target < 0) return false;
+  bool ok = MountAtFd("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+  CloseQuietly(target);
+  if (!ok) return false;
+  int dev = OpenAt2(root_fd, "dev", O_PATH | O_DIRECTORY | O_CLOEXEC, kBeneath);
+  if (dev < 0) return false;
+  static constexpr const char* kNodes[][2] = {
+      {"/dev/null", "/tmp/dev/null"},       {"/dev/zero", "/tmp/dev/zero"},
+      {"/dev/full", "/tmp/dev/full"},       {"/dev/random", "/tmp/dev/random"},
+      {"/dev/urandom", "/tmp/dev/urandom"}, {"/dev/tty", "/tmp/dev/tty"},
+  };
+  for (const auto& node : kNodes) {
+    const char* name = node[0] + 5;
+    int f = ::openat(dev, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (f < 0) goto fail;
+    ::close(f);
+    if (::mount(node[0], node[1], nullptr, MS_BIND, nullptr) != 0) {
+      if (errno == ENOENT) continue;  // the host has no such node (some containers)
+      goto fail;
+    }
+  }
+  if (::mkdirat(dev, "pts", 0755) != 0 || ::mkdirat(dev, "shm", 01777) != 0) goto fail;
+  if (::mount("devpts", "/tmp/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+              "newinstance,ptmxmode=0666,mode=0620") != 0) {
+    goto fail;
+  }
+  if (::mount("tmpfs", "/tmp/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    goto fail;
+  }
+  if (::symlinkat("pts/ptmx", dev, "ptmx") != 0 || ::symlinkat("/proc/self/fd", dev, "fd") != 0 ||
+      ::symlinkat("/proc/self/fd/0", dev, "stdin") != 0 ||
+      ::symlinkat("/proc/self/fd/1", dev, "stdout") != 0 ||
+      ::symlinkat("/proc/self/fd/2", dev, "stderr") != 0) {
+    goto fail;
+  }
+  CloseQuietly(dev);
+  return true;
+fail:
+  CloseQuietly(dev);
+  return false;
+}
+
+// Phase 2 onwards. Returns false with errno set.
+bool SetupMounts(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  if (!CloneSources(sb, scratch)) return false;
+
+  // The staging tmpfs holds the empty mode-000 file that denied files are covered with. It is
+  // mounted at the old /tmp and then hidden under the new root; only the descriptor is used.
+  int empty = -1;
+  if (sb.needs_staging) {
+    if (::mount("tmpfs", kBase, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
+      return false;
+    }
+    int f = ::open("/tmp/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    if (f < 0) return false;
+    ::close(f);
+    empty = ::open("/tmp/empty", O_PATH | O_CLOEXEC);
+    if (empty < 0) return false;
+  }
+
+  // The new root: the clone of "/" when it is a tree, else an empty tmpfs (made read-only last).
+  const auto& ops = sb.mounts.ops;
+  size_t first = 0;
+  size_t k = 0;
+  bool tmpfs_root = true;
+  if (!ops.empty() && ops[0].path == "/" &&
+      (ops[0].kind == MountKind::kBindReadOnly || ops[0].kind == MountKind::kBindWritable)) {
+    if (::move_mount(scratch[0], "", AT_FDCWD, kBase, MOVE_MOUNT_F_EMPTY_PATH) != 0) return false;
+    first = 1;
+    k = 1;
+    tmpfs_root = false;
+  } else if (::mount("tmpfs", kBase, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0) {
+    return false;
+  }
+  int root = ::open(kBase, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0) return false;
+
+  for (size_t i = first; i < ops.size(); ++i) {
+    const MountOp& op = ops[i];
+    const char* rel = sb.rels[i].c_str();
+    int target = -1;
+    bool ok = true;
+    switch (op.kind) {
+      case MountKind::kBindReadOnly:
+      case MountKind::kBindWritable:
+        target = OpenTarget(root, rel, /*create=*/true, op.is_dir);
+        ok = target >= 0 && Attach(scratch[k], target);
+        ++k;
+        break;
+      case MountKind::kProtect: {
+        int tree = scratch[k++];
+        if (tree < 0) break;  // vanished since Prepare
+        target = OpenTarget(root, rel, false, op.is_dir);
+        if (target < 0 && errno == ENOENT) break;  // not visible inside
+        ok = target >= 0 && Attach(tree, target);
+        break;
+      }
+      case MountKind::kPrivateTmp:
+        target = OpenTarget(root, rel, true, true);
+        ok = target >= 0 &&
+             MountAtFd("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+        break;
+      case MountKind::kFreeze: {
+        target = OpenTarget(root, rel, false, true);
+        ok = target >= 0 && Attach(scratch[k], target);
+        ++k;
+        char buf[PATH_MAX];
+        for (const auto& name : op.writable_entries) {
+          int tree = scratch[k++];
+          if (!ok || tree < 0) continue;
+          size_t rlen = std::strlen(rel);
+          std::memcpy(buf, rel, rlen);
+          size_t at = rlen;
+          if (rlen > 0) buf[at++] = '/';
+          std::memcpy(buf + at, name.c_str(), name.size() + 1);
+          int t = OpenAt2(root, buf, O_PATH | O_CLOEXEC, kBeneath);
+          ok = t >= 0 && Attach(tree, t);
+          CloseQuietly(t);
+        }
+        break;
+      }
+      case MountKind::kDenyDir:
+        target = OpenTarget(root, rel, false, true);
+        if (target < 0 && errno == ENOENT) break;
+        ok = target >= 0 && MountAtFd("tmpfs", target, "tmpfs",
+                                      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                      "mode=000,size=4k,nr_inodes=1");
+        break;
+      case MountKind::kDenyFile: {
+        target = OpenTarget(root, rel, false, false);
+        if (target < 0 && errno == ENOENT) break;
+        int tree = target < 0 ? -1
+                              : int(::open_tree(empty, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                               AT_EMPTY_PATH));
+        struct mount_attr attr {};
+        attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                        MOUNT_ATTR_NOEXEC;
+        ok = tree >= 0 && ::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) == 0 &&
+             Attach(tree, target);
+        CloseQuietly(tree);
+        break;
+      }
+    }
+    CloseQuietly(target);
+    if (!ok) return false;
+  }
+  for (size_t i = 0; i < k; ++i) CloseQuietly(scratch[i]);
+  CloseQuietly(empty);
+
+  if (!SetupDev(root)) return false;
+  int proc = OpenTarget(root, "proc", /*create=*/true, /*is_dir=*/true);
+  if (proc < 0) return false;
+  bool ok = MountAtFd("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
+  CloseQuietly(proc);
+  if (!ok) return false;
+
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." removes it.
+  if (::fchdir(root) != 0) return false;
+  CloseQuietly(root);
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return false;
+  if (::umount2(".", MNT_DETACH) != 0) return false;
+  if (::chdir("/") != 0) return false;
+  if (tmpfs_root) {
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) != 0) return false;
+  }
+  return true;
+}
+
+// Landlock rules for what only exists inside: the private /tmp, /dev and /proc.
+bool AddInsideRules(const PreparedSandbox::Impl& sb) noexcept {
+  if (sb.landlock.abi == 0) return true;
+  struct {
+    const char* path;
+    uint64_t access;
+  } const rules[] = {{"/tmp", sb.landlock_full}, {"/dev", sb.landlock_full},
+                     {"/proc", sb.landlock_proc}};
+  for (const auto& r : rules) {
+    int fd = ::open(r.path, O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      if (errno == ENOENT) continue;
+      return false;
+    }
+    bool ok = AddLandlockRule(sb.landlock, fd, r.access);
+    CloseQuietly(fd);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool LoopbackUp() noexcept {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return false;
+  struct ifreq ifr {};
+  std::memcpy(ifr.ifr_name, "lo", 3);
+  ifr.ifr_flags = IFF_UP | IFF_RUNNING;
+  bool ok = ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
+  CloseQuietly(s);
+  return ok;
+}
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2};
+
+[[noreturn]] void Supervise(pid_t command, const sigset_t& set) noexcept {
+  int status = 0;
+  while (true) {
+    siginfo_t info;
+    int sig = ::sigwaitinfo(&set, &info);
+    if (sig < 0) continue;  // EINTR
+    if (sig != SIGCHLD) {
+      (void)::kill(command, sig);
+      continue;
+    }
+    bool done = false;
+    while (true) {
+      int st = 0;
+      pid_t p = ::waitpid(-1, &st, WNOHANG);
+      if (p <= 0) break;
+      if (p == command) {
+        status = st;
+        done = true;
+      }
+    }
+    if (done) break;
+  }
+  // The command is gone: nothing else of the namespace may outlive it.
+  (void)::kill(-1, SIGKILL);
+  while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+  }
+  ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+}  // namespace
+
+bool DropCapabilities(int cap_last) noexcept {
+  // Locked securebits: uid 0 inside (jitsec run as root) gains nothing from exec or setuid.
+  if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                                     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE |
+                                     SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+              0, 0, 0) != 0) {
+    return false;
+  }
+  for (int c = 0; c <= cap_last; ++c) {
+    if (::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) != 0 && errno != EINVAL) return false;
+  }
+  if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return false;
+  struct __user_cap_header_struct header {};
+  header.version = _LINUX_CAPABILITY_VERSION_3;
+  struct __user_cap_data_struct data[2] {};
+  return ::syscall(SYS_capset, &header, data) == 0;
+}
+
+void RunCommand(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int report_fd) noexcept {
+  if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
+  if (!ResetSignals()) Fail(report_fd, ChildStep::kSignals);
+  if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(report_fd, ChildStep::kNoNewPrivs);
+  if (!DropCapabilities(sb.cap_last)) Fail(report_fd, ChildStep::kCapabilities);
+  if (!ApplyLandlock(sb.landlock)) Fail(report_fd, ChildStep::kLandlock);
+  if (sb.plan.seccomp && !ApplySeccomp(sb.seccomp)) Fail(report_fd, ChildStep::kSeccomp);
+  Exec(spec, report_fd);
+}
+
+void RunInit(const InitArgs& a) noexcept {
+  const PreparedSandbox::Impl& sb = *a.sandbox;
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Fail(a.report_fd, ChildStep::kParentDeath);
+  char go = 0;
+  ssize_t n;
+  do {
+    n = ::read(a.release_fd, &go, 1);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) ::_exit(125);  // the parent is gone or gave up
+  CloseQuietly(a.release_fd);
+
+  if (!SetupMounts(sb, a.scratch)) Fail(a.report_fd, ChildStep::kMounts);
+  if (!AddInsideRules(sb)) Fail(a.report_fd, ChildStep::kLandlock);
+  if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);
+  if (sb.plan.network == policy::Network::kNone && !LoopbackUp()) {
+    Fail(a.report_fd, ChildStep::kNetwork);
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (int s : kForwarded) sigaddset(&set, s);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) Fail(a.report_fd, ChildStep::kSignals);
+
+  long pid = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) Fail(a.report_fd, ChildStep::kFork);
+  if (pid == 0) RunCommand(sb, *a.command, a.report_fd);
+  // The init keeps nothing of jitsec's: the report pipe's EOF then means the command exec'd,
+  // and the output pipes close when the command's side does.
+  (void)::syscall(SYS_close_range, 0U, ~0U, 0U);
+  Supervise(pid_t(pid), set);
+}
+
+void RunPlain(const ExecSpec& spec, int report_fd) noexcept {
+  if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
+  if (!ResetSignals()) Fail(report_fd, ChildStep::kSignals);
+  if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
+  Exec(spec, report_fd);
+}
+
+}  // namespace jitsec::sandbox::child

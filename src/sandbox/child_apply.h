@@ -1,0 +1,45 @@
+// Child side of the sandbox: the namespace init (pid 1 of the new PID namespace, same binary,
+// no exec) and the command it forks. Everything here runs between clone and exec: it only reads
+// what Prepare computed, never allocates, never logs, and reports failures as a ChildReport on
+// the report pipe. Async-signal-safe throughout.
+#pragma once
+
+#include "base/exec_spec.h"
+#include "sandbox/prepared.h"
+
+namespace jitsec::sandbox::child {
+
+struct InitArgs {
+  const PreparedSandbox::Impl* sandbox = nullptr;
+  const ExecSpec* command = nullptr;  // parent_pid already set to 1 (the init)
+  int report_fd = -1;                 // write end, above every fd target of the command
+  int release_fd = -1;                // read end: one byte once the uid/gid maps are written
+  int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
+};
+
+// The namespace init. Order (each step reports its ChildStep on failure):
+//  1. PR_SET_PDEATHSIG(SIGKILL), then wait for the parent's release byte (EOF: the parent died
+//     before the prctl took effect, or gave up; exit quietly);
+//  2. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
+//     /tmp is hidden by it), /dev, /proc, pivot_root, detach the old root; Landlock rules for the
+//     fresh /tmp, /dev and /proc;
+//  3. hostname "jitsec"; loopback up when the network namespace is private;
+//  4. block the forwarded signals and SIGCHLD, fork the command (RunCommand), close every
+//     descriptor, then loop on sigwaitinfo: forward INT/TERM/HUP/QUIT/WINCH/USR1/USR2 to the
+//     command, reap on SIGCHLD; when the command exits, SIGKILL every process left in the
+//     namespace, reap them, and exit with the command's status (128+N for a signal).
+[[noreturn]] void RunInit(const InitArgs& args) noexcept;
+
+// The command, in order: fd table → signals → session/pdeathsig/cwd → no_new_privs → every
+// capability dropped (securebits locked, bounding set, ambient, capset) → Landlock → seccomp →
+// exec. Seccomp is last: after it the filter would refuse the earlier steps' syscalls.
+[[noreturn]] void RunCommand(const PreparedSandbox::Impl& sandbox, const ExecSpec& spec,
+                             int report_fd) noexcept;
+
+// Drops every capability for good. Returns false with errno set.
+bool DropCapabilities(int cap_last) noexcept;
+
+// Without a sandbox: fd table → signals → process setup → exec.
+[[noreturn]] void RunPlain(const ExecSpec& spec, int report_fd) noexcept;
+
+}  // namespace jitsec::sandbox::child

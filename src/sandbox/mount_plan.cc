@@ -1,0 +1,233 @@
+#include "sandbox/mount_plan.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <optional>
+
+namespace jitsec::sandbox {
+namespace fs = std::filesystem;
+
+std::string_view MountKindName(MountKind k) {
+  switch (k) {
+    case MountKind::kBindReadOnly: return "read-only";
+    case MountKind::kBindWritable: return "writable";
+    case MountKind::kPrivateTmp: return "private tmpfs";
+    case MountKind::kFreeze: return "frozen";
+    case MountKind::kProtect: return "protected";
+    case MountKind::kDenyDir: return "denied directory";
+    case MountKind::kDenyFile: return "denied file";
+  }
+  return "?";
+}
+
+namespace {
+
+class RealPaths final : public PathLookup {
+ public:
+  PathInfo Stat(const fs::path& p) const override {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0) return {};
+    return {true, S_ISDIR(st.st_mode), S_ISLNK(st.st_mode)};
+  }
+  std::vector<std::string> List(const fs::path& dir) const override {
+    std::vector<std::string> names;
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return names;
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  fs::path Canonical(const fs::path& p) const override {
+    std::error_code ec;
+    fs::path c = fs::weakly_canonical(p, ec);
+    return ec ? p : c;
+  }
+};
+
+int Depth(const std::string& p) {
+  if (p == "/") return 0;
+  return int(std::count(p.begin(), p.end(), '/'));
+}
+
+// True when `inner` is `outer` or below it.
+bool Within(const std::string& inner, const std::string& outer) {
+  if (outer == "/") return true;
+  return inner == outer || (inner.size() > outer.size() && inner.starts_with(outer) &&
+                            inner[outer.size()] == '/');
+}
+
+int Priority(MountKind k) {
+  switch (k) {
+    case MountKind::kBindReadOnly:
+    case MountKind::kBindWritable:
+    case MountKind::kPrivateTmp: return 0;
+    case MountKind::kFreeze: return 1;
+    case MountKind::kProtect: return 2;
+    case MountKind::kDenyDir:
+    case MountKind::kDenyFile: return 3;
+  }
+  return 4;
+}
+
+struct WriteRoot {
+  std::string written;    // as in the plan
+  std::string canonical;  // links above it resolved
+};
+
+class Planner {
+ public:
+  Planner(const SandboxPlan& plan, const PathLookup& fs) : plan_(plan), fs_(fs) {}
+
+  Result<MountPlan> Run() {
+    // 1. Writable roots: a write tree nested in another one stays as written (its components
+    //    are checked like any other path inside a writable tree); the others are canonical.
+    for (const auto& w : plan_.write) {
+      bool nested = false;
+      for (const auto& o : plan_.write) {
+        nested = nested || (o != w && Within(w.string(), o.string()));
+      }
+      roots_.push_back({w.string(), nested ? w.string() : fs_.Canonical(w).string()});
+    }
+    // 2. Trees.
+    for (const auto& w : plan_.write) {
+      JITSEC_ASSIGN_OR_RETURN(std::string p, Place(w));
+      if (p == "/tmp") {
+        AddTree(MountKind::kPrivateTmp, p, true);
+      } else if (PathInfo i = fs_.Stat(p); i.exists) {
+        AddTree(MountKind::kBindWritable, p, i.is_dir);
+      }
+    }
+    for (const auto& r : plan_.read) {
+      JITSEC_ASSIGN_OR_RETURN(std::string p, Place(r));
+      PathInfo i = fs_.Stat(p);
+      if (!i.exists) continue;
+      bool dup = false;
+      for (const auto& op : out_.ops) dup = dup || op.path == p;
+      if (!dup) AddTree(MountKind::kBindReadOnly, p, i.is_dir);
+    }
+    // 3. Overlays on existing paths first (they decide what is writable), then the freezes.
+    std::vector<std::pair<std::string, bool>> missing;  // path, is a protect (else a deny)
+    for (const auto* list : {&plan_.protect, &plan_.jitsec_readonly}) {
+      for (const auto& raw : *list) {
+        JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
+        if (Access(p) != Seen::kWritable) continue;  // already read-only, private or invisible
+        PathInfo i = fs_.Stat(p);
+        if (!i.exists) {
+          missing.emplace_back(p, true);
+          continue;
+        }
+        Add({MountKind::kProtect, p, i.is_dir, {}});
+      }
+    }
+    for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden}) {
+      for (const auto& raw : *list) {
+        JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
+        Seen s = Access(p);
+        if (s == Seen::kInvisible || s == Seen::kPrivate) continue;
+        PathInfo i = fs_.Stat(p);
+        if (!i.exists) {
+          if (s == Seen::kWritable) missing.emplace_back(p, false);
+          continue;
+        }
+        Add({i.is_dir ? MountKind::kDenyDir : MountKind::kDenyFile, p, i.is_dir, {}});
+      }
+    }
+    for (const auto& [p, is_protect] : missing) {
+      std::string a = fs::path(p).parent_path().string();
+      while (a != "/" && !fs_.Stat(a).exists) a = fs::path(a).parent_path().string();
+      if (Access(a) != Seen::kWritable) continue;
+      bool dup = false;
+      for (const auto& op : out_.ops) dup = dup || (op.kind == MountKind::kFreeze && op.path == a);
+      if (!dup) Add({MountKind::kFreeze, a, true, fs_.List(a)});
+      out_.warnings.push_back(std::string(is_protect ? "protected" : "denied") + " path \"" + p +
+                              "\" does not exist: nothing can be created directly in \"" + a +
+                              "\" during the run");
+    }
+    std::stable_sort(out_.ops.begin(), out_.ops.end(), [](const MountOp& x, const MountOp& y) {
+      int dx = Depth(x.path);
+      int dy = Depth(y.path);
+      if (dx != dy) return dx < dy;
+      return Priority(x.kind) < Priority(y.kind);
+    });
+    return std::move(out_);
+  }
+
+ private:
+  enum class Seen : uint8_t { kInvisible, kPrivate, kReadOnly, kWritable };
+
+  // Where a plan path really is: rebased onto its canonical writable root and checked for
+  // links, or canonicalised when no writable tree contains it.
+  Result<std::string> Place(const fs::path& raw) {
+    std::string p = raw.string();
+    const WriteRoot* root = nullptr;
+    for (const auto& r : roots_) {
+      if (Within(p, r.written) && (root == nullptr || r.written.size() > root->written.size())) {
+        root = &r;
+      }
+    }
+    if (root == nullptr) return fs_.Canonical(raw).string();
+    std::string rel = p.substr(root->written.size());
+    std::string placed = root->canonical == "/" && !rel.empty() ? rel : root->canonical + rel;
+    // Every component below the writable root must be a real directory or file.
+    fs::path walk = root->canonical;
+    for (const auto& part : fs::path(rel).relative_path()) {
+      walk /= part;
+      if (fs_.Stat(walk).is_symlink) {
+        return Fail(ErrorCode::kPolicyRefused,
+                    "sandbox path \"" + p + "\" goes through the symbolic link \"" +
+                        walk.string() + "\" in a writable tree; refusing to mount through it");
+      }
+    }
+    return placed;
+  }
+
+  void AddTree(MountKind k, const std::string& p, bool is_dir) { Add({k, p, is_dir, {}}); }
+  void Add(MountOp op) { out_.ops.push_back(std::move(op)); }
+
+  // How `p` is seen inside given the ops so far: the deepest tree containing it decides, then a
+  // protect at or below that tree's depth makes it read-only.
+  Seen Access(const std::string& p) const {
+    const MountOp* tree = nullptr;
+    for (const auto& op : out_.ops) {
+      if (Priority(op.kind) != 0 || !Within(p, op.path)) continue;
+      if (tree == nullptr || Depth(op.path) > Depth(tree->path) ||
+          (Depth(op.path) == Depth(tree->path) && op.kind == MountKind::kBindWritable)) {
+        tree = &op;
+      }
+    }
+    if (tree == nullptr) return Seen::kInvisible;
+    if (tree->kind == MountKind::kPrivateTmp) return Seen::kPrivate;
+    if (tree->kind == MountKind::kBindReadOnly) return Seen::kReadOnly;
+    for (const auto& op : out_.ops) {
+      if (op.kind == MountKind::kProtect && Within(p, op.path) &&
+          Depth(op.path) >= Depth(tree->path)) {
+        return Seen::kReadOnly;
+      }
+    }
+    return Seen::kWritable;
+  }
+
+  const SandboxPlan& plan_;
+  const PathLookup& fs_;
+  std::vector<WriteRoot> roots_;
+  MountPlan out_;
+};
+
+}  // namespace
+
+const PathLookup& HostPaths() {
+  static const RealPaths paths;
+  return paths;
+}
+
+Result<MountPlan> BuildMountPlan(const SandboxPlan& plan, const PathLookup& fs) {
+  return Planner(plan, fs).Run();
+}
+
+}  // namespace jitsec::sandbox

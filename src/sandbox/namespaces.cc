@@ -1,0 +1,211 @@
+// Parent side of the launch: Prepare (mount plan, Landlock ruleset, seccomp program) and Launch
+// (clone3 into new namespaces, uid/gid maps, release, report pipe).
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "base/fs.h"
+#include "base/log.h"
+#include "sandbox/child_apply.h"
+#include "sandbox/landlock_abi.h"
+#include "sandbox/prepared.h"
+
+namespace jitsec::sandbox {
+namespace {
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+Result<Pipe> MakePipe(std::string_view what) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return FailErrno(ErrorCode::kIo, "pipe2 (" + std::string(what) + ")");
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// clone3 with CLONE_PIDFD; falls back to clone when the kernel has no clone3. Returns the pid
+// (0 in the child) and the pidfd in *pidfd (parent).
+pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
+  struct clone_args args {};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = uint64_t(uintptr_t(pidfd));
+  args.exit_signal = SIGCHLD;
+  long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && errno == ENOSYS) {
+    pid = ::syscall(SYS_clone, (flags | CLONE_PIDFD | SIGCHLD), nullptr, pidfd, nullptr, nullptr);
+  }
+  return pid_t(pid);
+}
+
+void KillAndReap(pid_t pid, int pidfd) {
+  if (pidfd >= 0) {
+    (void)::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0U);
+  } else {
+    (void)::kill(pid, SIGKILL);
+  }
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
+Status WriteProcFile(pid_t pid, const char* name, const std::string& text) {
+  std::string path = "/proc/" + std::to_string(pid) + "/" + name;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: open \"" + path + "\"");
+  UniqueFd owner(fd);
+  ssize_t n = ::write(fd, text.data(), text.size());
+  if (n != ssize_t(text.size())) {
+    return FailErrno(ErrorCode::kChildSetup,
+                     "sandbox setup failed at user namespace: write \"" + path + "\"");
+  }
+  return Ok();
+}
+
+Error ReportToError(const ChildReport& r, const ExecSpec& spec) {
+  std::string why = std::strerror(r.err);
+  if (r.step == ChildStep::kExec) {
+    ErrorCode code = (r.err == ENOENT || r.err == ENOTDIR) ? ErrorCode::kCommandNotFound
+                                                           : ErrorCode::kCommandNotExecutable;
+    return Error(code, "exec \"" + spec.path + "\": " + why, r.err);
+  }
+  return Error(ErrorCode::kChildSetup,
+               "sandbox setup failed at " + std::string(ChildStepName(r.step)) + ": " + why, r.err);
+}
+
+// After the report pipe's write ends are all gone: EOF means exec, a record means failure.
+Result<Launched> Finish(pid_t pid, UniqueFd pidfd, UniqueFd report_read, const ExecSpec& spec) {
+  ChildReport r = ReadChildReport(report_read.get());
+  if (r.step == ChildStep::kNone) return Launched{pid, std::move(pidfd)};
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  return Fail(ReportToError(r, spec));
+}
+
+// The report pipe's write end must survive the command's descriptor table: put it above every
+// target (ApplyFdTable marks it CLOEXEC, so exec closes it).
+Result<UniqueFd> RaiseAboveTargets(UniqueFd fd, const ExecSpec& spec) {
+  int raised = ::fcntl(fd.get(), F_DUPFD_CLOEXEC, spec.max_target_fd() + 1);
+  if (raised < 0) return FailErrno(ErrorCode::kIo, "fcntl F_DUPFD_CLOEXEC (report pipe)");
+  return UniqueFd(raised);
+}
+
+Result<Launched> LaunchPlain(const ExecSpec& spec) {
+  JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
+  JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
+  int pidfd = -1;
+  pid_t pid = CloneWithPidfd(0, &pidfd);
+  if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: clone");
+  if (pid == 0) child::RunPlain(spec, report.write.get());
+  report.write.reset();
+  return Finish(pid, UniqueFd(pidfd), std::move(report.read), spec);
+}
+
+int CapLast() {
+  auto text = ReadFile("/proc/sys/kernel/cap_last_cap");
+  if (!text) return 63;
+  int v = std::atoi(text->c_str());
+  return v > 0 ? v : 63;
+}
+
+}  // namespace
+
+PreparedSandbox::PreparedSandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PreparedSandbox::PreparedSandbox(PreparedSandbox&&) noexcept = default;
+PreparedSandbox& PreparedSandbox::operator=(PreparedSandbox&&) noexcept = default;
+PreparedSandbox::~PreparedSandbox() = default;
+
+Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& kernel) {
+  auto impl = std::make_unique<PreparedSandbox::Impl>();
+  impl->plan = plan;
+  if (!plan.enabled) return PreparedSandbox(std::move(impl));
+
+  JITSEC_ASSIGN_OR_RETURN(impl->mounts, BuildMountPlan(plan, HostPaths()));
+  for (const auto& w : impl->mounts.warnings) log::Warn("sandbox: {}", w);
+  for (const auto& op : impl->mounts.ops) {
+    impl->rels.push_back(op.path == "/" ? std::string() : op.path.substr(1));
+    switch (op.kind) {
+      case MountKind::kBindReadOnly:
+      case MountKind::kBindWritable:
+      case MountKind::kProtect: impl->source_count += 1; break;
+      case MountKind::kFreeze: impl->source_count += 1 + op.writable_entries.size(); break;
+      case MountKind::kDenyFile: impl->needs_staging = true; break;
+      case MountKind::kPrivateTmp:
+      case MountKind::kDenyDir: break;
+    }
+  }
+  JITSEC_ASSIGN_OR_RETURN(impl->landlock, PrepareLandlock(plan, kernel.landlock_abi));
+  impl->landlock_full = LandlockFullAccess(impl->landlock.abi);
+  impl->landlock_proc = LandlockReadAccess(impl->landlock.abi) |
+                        (landlock_abi::kFsWriteFile & impl->landlock_full);
+  if (plan.seccomp) {
+    JITSEC_ASSIGN_OR_RETURN(impl->seccomp, PrepareSeccomp(plan));
+  }
+  impl->cap_last = CapLast();
+  return PreparedSandbox(std::move(impl));
+}
+
+Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
+  if (spec.argv_ptrs() == nullptr || spec.envp_ptrs() == nullptr) {
+    return Fail(ErrorCode::kInternal, "launch: the exec spec was not finalised");
+  }
+  const PreparedSandbox::Impl& sb = sandbox.impl();
+  if (!sb.plan.enabled) return LaunchPlain(spec);
+
+  // Inside the PID namespace the command's parent is the init, pid 1.
+  ExecSpec command = spec;
+  command.parent_pid = 1;
+  JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
+  JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
+  JITSEC_ASSIGN_OR_RETURN(Pipe release, MakePipe("release"));
+  std::vector<int> scratch(sb.source_count + 1, -1);
+
+  uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (sb.plan.network == policy::Network::kNone) flags |= CLONE_NEWNET;
+  const uid_t uid = ::getuid();
+  const gid_t gid = ::getgid();
+  int pidfd_raw = -1;
+  pid_t pid = CloneWithPidfd(flags, &pidfd_raw);
+  if (pid < 0) {
+    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: clone");
+  }
+  if (pid == 0) {
+    child::InitArgs args;
+    args.sandbox = &sb;
+    args.command = &command;
+    args.report_fd = report.write.get();
+    args.release_fd = release.read.get();
+    args.scratch = scratch.data();
+    ::close(release.write.get());
+    ::close(report.read.get());
+    child::RunInit(args);
+  }
+  UniqueFd pidfd(pidfd_raw);
+  report.write.reset();
+  release.read.reset();
+
+  // The command sees its own ids, not root: "U U 1" (setgroups must be denied first).
+  Status maps = WriteProcFile(pid, "setgroups", "deny");
+  if (maps) maps = WriteProcFile(pid, "uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
+  if (maps) maps = WriteProcFile(pid, "gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
+  if (!maps) {
+    KillAndReap(pid, pidfd.get());
+    return Fail(std::move(maps).error());
+  }
+  if (::write(release.write.get(), "x", 1) != 1) {
+    Error e = Error::FromErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: release");
+    KillAndReap(pid, pidfd.get());
+    return Fail(std::move(e));
+  }
+  release.write.reset();
+  return Finish(pid, std::move(pidfd), std::move(report.read), spec);
+}
+
+}  // namespace jitsec::sandbox

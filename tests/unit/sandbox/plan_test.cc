@@ -1,0 +1,325 @@
+// BuildPlan and BuildMountPlan: pure, no kernel. The mount planner sees a fake file system.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "sandbox/mount_plan.h"
+#include "sandbox/sandbox.h"
+#include "support/support.h"
+
+namespace jitsec::sandbox {
+namespace {
+namespace fs = std::filesystem;
+
+KernelFeatures FullKernel() {
+  KernelFeatures k;
+  k.release = "6.18.0-test";
+  k.user_namespaces = true;
+  k.landlock_abi = 6;
+  k.seccomp_filter = true;
+  k.memfd_seal = true;
+  k.pidfd = true;
+  k.clone3 = true;
+  return k;
+}
+
+PlanInputs Inputs() {
+  PlanInputs in;
+  in.workspace = "/home/ann/proj";
+  in.home = "/home/ann";
+  return in;
+}
+
+std::vector<std::string> Strings(const std::vector<fs::path>& v) {
+  std::vector<std::string> out;
+  for (const auto& p : v) out.push_back(p.string());
+  return out;
+}
+
+TEST(SandboxBuildPlanTest, ResolvesDotHomeAndRelativePaths) {
+  policy::SandboxConfig c;
+  c.read = {"/", "~/notes", "docs/../docs/"};
+  c.write = {".", "/tmp", "build/out/"};
+  c.deny = {"~/.ssh", "~", "~/.aws/"};
+  c.protect = {".git/hooks", "./.git/config"};
+  auto plan = BuildPlan(c, Inputs(), FullKernel());
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(Strings(plan->read),
+            (std::vector<std::string>{"/", "/home/ann/notes", "/home/ann/proj/docs"}));
+  EXPECT_EQ(Strings(plan->write),
+            (std::vector<std::string>{"/home/ann/proj", "/tmp", "/home/ann/proj/build/out"}));
+  EXPECT_EQ(Strings(plan->deny),
+            (std::vector<std::string>{"/home/ann/.ssh", "/home/ann", "/home/ann/.aws"}));
+  EXPECT_EQ(Strings(plan->protect),
+            (std::vector<std::string>{"/home/ann/proj/.git/hooks", "/home/ann/proj/.git/config"}));
+  EXPECT_TRUE(plan->enabled);
+  EXPECT_EQ(plan->landlock_abi, 6);
+  EXPECT_TRUE(plan->seccomp);
+  EXPECT_TRUE(plan->warnings.empty());
+}
+
+TEST(SandboxBuildPlanTest, DropsDuplicatesAndLetsWritesWinOverReads) {
+  policy::SandboxConfig c;
+  c.read = {"/", ".", "/home/ann/proj/", "/usr", "/usr/"};
+  c.write = {".", "/home/ann/proj"};
+  auto plan = BuildPlan(c, Inputs(), FullKernel());
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(Strings(plan->read), (std::vector<std::string>{"/", "/usr"}));
+  EXPECT_EQ(Strings(plan->write), (std::vector<std::string>{"/home/ann/proj"}));
+}
+
+TEST(SandboxBuildPlanTest, CarriesJitsecPathsAndSecretMounts) {
+  PlanInputs in = Inputs();
+  in.jitsec_readonly = {"/home/ann/.config/jitsec/", "/home/ann/.config/jitsec"};
+  in.jitsec_hidden = {"/home/ann/.local/share/jitsec/store"};
+  in.secret_mounts = {{"/run/secrets//db", 5}};
+  auto plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(Strings(plan->jitsec_readonly), (std::vector<std::string>{"/home/ann/.config/jitsec"}));
+  EXPECT_EQ(Strings(plan->jitsec_hidden),
+            (std::vector<std::string>{"/home/ann/.local/share/jitsec/store"}));
+  ASSERT_EQ(plan->secret_mounts.size(), 1U);
+  EXPECT_EQ(plan->secret_mounts[0].target, "/run/secrets/db");
+  EXPECT_EQ(plan->secret_mounts[0].fd_target, 5);
+}
+
+TEST(SandboxBuildPlanTest, RefusesWithoutUserNamespacesInOneLine) {
+  KernelFeatures k = FullKernel();
+  k.user_namespaces = false;
+  auto plan = BuildPlan(policy::SandboxConfig{}, Inputs(), k);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(plan.error().message(),
+            "sandbox requires unprivileged user namespaces, which this kernel does not allow "
+            "(see jitsec doctor); set sandbox.enabled: false in the task to run without");
+}
+
+TEST(SandboxBuildPlanTest, RefusesWithoutLandlockOrSeccomp) {
+  KernelFeatures k = FullKernel();
+  k.landlock_abi = 0;
+  auto plan = BuildPlan(policy::SandboxConfig{}, Inputs(), k);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().code(), ErrorCode::kUnsupported);
+  EXPECT_EQ(plan.error().message(),
+            "sandbox requires Landlock, which this kernel does not offer (see jitsec doctor); "
+            "set sandbox.enabled: false in the task to run without");
+  k = FullKernel();
+  k.seccomp_filter = false;
+  plan = BuildPlan(policy::SandboxConfig{}, Inputs(), k);
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message(),
+            "sandbox requires seccomp filters, which this kernel does not offer (see jitsec "
+            "doctor); set sandbox.enabled: false in the task to run without");
+}
+
+TEST(SandboxBuildPlanTest, DisabledSandboxNeedsNoKernelFeature) {
+  policy::SandboxConfig c;
+  c.enabled = false;
+  auto plan = BuildPlan(c, Inputs(), KernelFeatures{});
+  ASSERT_TRUE(plan);
+  EXPECT_FALSE(plan->enabled);
+  EXPECT_FALSE(plan->seccomp);
+}
+
+TEST(SandboxBuildPlanTest, WarnsWhenLandlockCannotScopeSignals) {
+  KernelFeatures k = FullKernel();
+  k.landlock_abi = 4;
+  auto plan = BuildPlan(policy::SandboxConfig{}, Inputs(), k);
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->warnings,
+            (std::vector<std::string>{
+                "Landlock ABI 4 < 6: signals and abstract unix sockets are not scoped"}));
+}
+
+TEST(SandboxBuildPlanTest, RejectsTildeUserAndRelativeSecretTargets) {
+  policy::SandboxConfig c;
+  c.deny = {"~bob/.ssh"};
+  auto plan = BuildPlan(c, Inputs(), FullKernel());
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message(),
+            "sandbox.filesystem.deny \"~bob/.ssh\": only \"~\" and \"~/...\" are supported");
+  PlanInputs in = Inputs();
+  in.secret_mounts = {{"run/db", 3}};
+  plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_FALSE(plan);
+  EXPECT_EQ(plan.error().message(), "file delivery path \"run/db\" must be absolute");
+}
+
+TEST(SandboxBuildPlanTest, ToJsonShowsTheEffectivePlan) {
+  auto plan = BuildPlan(policy::SandboxConfig{}, Inputs(), FullKernel());
+  ASSERT_TRUE(plan);
+  nlohmann::json j = plan->ToJson();
+  EXPECT_EQ(j["network"], "none");
+  EXPECT_EQ(j["write"], (nlohmann::json{"/home/ann/proj", "/tmp"}));
+  EXPECT_EQ(j["protect"],
+            (nlohmann::json{"/home/ann/proj/.git/hooks", "/home/ann/proj/.git/config"}));
+  EXPECT_EQ(j["landlock_abi"], 6);
+}
+
+// --- mount plan ---
+
+class FakePaths final : public PathLookup {
+ public:
+  std::map<std::string, PathInfo> entries;
+  std::map<std::string, std::string> links;  // canonicalisation of link paths
+
+  void Dir(const std::string& p) { entries[p] = {true, true, false}; }
+  void File(const std::string& p) { entries[p] = {true, false, false}; }
+  void Link(const std::string& p, const std::string& to) {
+    entries[p] = {true, false, true};
+    links[p] = to;
+  }
+  PathInfo Stat(const fs::path& p) const override {
+    auto it = entries.find(p.string());
+    return it == entries.end() ? PathInfo{} : it->second;
+  }
+  std::vector<std::string> List(const fs::path& dir) const override {
+    std::vector<std::string> out;
+    std::string prefix = dir.string() == "/" ? "/" : dir.string() + "/";
+    for (const auto& [p, info] : entries) {
+      if (p.size() > prefix.size() && p.starts_with(prefix) &&
+          p.find('/', prefix.size()) == std::string::npos) {
+        out.push_back(p.substr(prefix.size()));
+      }
+    }
+    return out;
+  }
+  fs::path Canonical(const fs::path& p) const override {
+    for (const auto& [from, to] : links) {
+      std::string s = p.string();
+      if (s == from || s.starts_with(from + "/")) return fs::path(to + s.substr(from.size()));
+    }
+    return p;
+  }
+};
+
+FakePaths Workspace() {
+  FakePaths f;
+  for (const char* d : {"/", "/tmp", "/home", "/home/ann", "/home/ann/proj",
+                        "/home/ann/proj/.git", "/home/ann/proj/.git/hooks", "/home/ann/.ssh",
+                        "/home/ann/proj/src"}) {
+    f.Dir(d);
+  }
+  f.File("/home/ann/proj/.git/config");
+  f.File("/home/ann/proj/.git/HEAD");
+  f.File("/home/ann/proj/.env");
+  return f;
+}
+
+std::vector<std::string> Ops(const MountPlan& m) {
+  std::vector<std::string> out;
+  for (const auto& op : m.ops) out.push_back(std::string(MountKindName(op.kind)) + " " + op.path);
+  return out;
+}
+
+TEST(SandboxMountPlanTest, OrdersByDepthWithOverlaysAfterTrees) {
+  FakePaths f = Workspace();
+  policy::SandboxConfig c;
+  c.deny = {"~/.ssh", ".env"};
+  auto plan = BuildPlan(c, Inputs(), FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann/proj",
+                         // ~/.ssh is not writable but still readable: hidden.
+                         "denied directory /home/ann/.ssh",
+                         "denied file /home/ann/proj/.env",
+                         "protected /home/ann/proj/.git/hooks",
+                         "protected /home/ann/proj/.git/config",
+                     }));
+  EXPECT_TRUE(m->warnings.empty());
+}
+
+TEST(SandboxMountPlanTest, SkipsProtectsOutsideWritableTreesAndMissingTrees) {
+  FakePaths f = Workspace();
+  PlanInputs in = Inputs();
+  in.jitsec_readonly = {"/home/ann/.config/jitsec"};  // not writable anyway: no mount needed
+  in.jitsec_hidden = {"/tmp/jitsec-store"};            // behind the private /tmp: invisible
+  policy::SandboxConfig c;
+  c.read = {"/", "/opt/missing"};
+  auto plan = BuildPlan(c, in, FullKernel());
+  ASSERT_TRUE(plan);
+  f.Dir("/tmp/jitsec-store");
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann/proj",
+                         "protected /home/ann/proj/.git/hooks",
+                         "protected /home/ann/proj/.git/config",
+                     }));
+}
+
+TEST(SandboxMountPlanTest, FreezesTheNearestParentOfAMissingProtectedPath) {
+  FakePaths f = Workspace();
+  f.entries.erase("/home/ann/proj/.git/hooks");
+  auto plan = BuildPlan(policy::SandboxConfig{}, Inputs(), FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann/proj",
+                         "frozen /home/ann/proj/.git",
+                         "protected /home/ann/proj/.git/config",
+                     }));
+  EXPECT_EQ(m->ops[3].writable_entries, (std::vector<std::string>{"HEAD", "config"}));
+  EXPECT_EQ(m->warnings, (std::vector<std::string>{
+                             "protected path \"/home/ann/proj/.git/hooks\" does not exist: "
+                             "nothing can be created directly in \"/home/ann/proj/.git\" during "
+                             "the run"}));
+}
+
+TEST(SandboxMountPlanTest, RefusesALinkInsideAWritableTree) {
+  FakePaths f = Workspace();
+  f.Link("/home/ann/proj/.git", "/etc");
+  auto plan = BuildPlan(policy::SandboxConfig{}, Inputs(), FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().code(), ErrorCode::kPolicyRefused);
+  EXPECT_EQ(m.error().message(),
+            "sandbox path \"/home/ann/proj/.git/hooks\" goes through the symbolic link "
+            "\"/home/ann/proj/.git\" in a writable tree; refusing to mount through it");
+}
+
+TEST(SandboxMountPlanTest, CanonicalisesLinksAboveTheWorkspace) {
+  FakePaths f = Workspace();
+  f.Link("/ws", "/home/ann/proj");
+  PlanInputs in = Inputs();
+  in.workspace = "/ws";
+  auto plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann/proj",
+                         "protected /home/ann/proj/.git/hooks",
+                         "protected /home/ann/proj/.git/config",
+                     }));
+}
+
+TEST(SandboxMountPlanTest, ReadTreeInsideWriteTreeComesAfterIt) {
+  FakePaths f = Workspace();
+  policy::SandboxConfig c;
+  c.read = {"/", "src"};
+  c.protect = {};
+  auto plan = BuildPlan(c, Inputs(), FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{"read-only /", "private tmpfs /tmp",
+                                               "writable /home/ann/proj",
+                                               "read-only /home/ann/proj/src"}));
+}
+
+}  // namespace
+}  // namespace jitsec::sandbox
