@@ -297,6 +297,14 @@ Status AuditLog::Sync() {
   if (::fsync(impl_->fd.get()) != 0) {
     return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(impl_->path));
   }
+  // Also make the latest head rename durable, so that after a crash the head lags at most by
+  // the records appended since the last Sync.
+  std::filesystem::path dir = impl_->path.parent_path();
+  if (dir.empty()) dir = ".";
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dfd || ::fsync(dfd.get()) != 0) {
+    return FailErrno(ErrorCode::kIo, "fsync directory " + Quote(dir));
+  }
   return Ok();
 }
 
@@ -356,6 +364,27 @@ Result<VerifyReport> Verify(const std::filesystem::path& log_path,
     return report;
   };
 
+  const std::string head_name = Quote(HeadPath(log_path));
+  uint64_t head_seq = 0;
+  std::string head_mac;
+  bool head_forged = false;
+  if (head_text) {
+    while (!head_text->empty() && head_text->back() == '\n') head_text->pop_back();
+    OrderedJson head = ParseOrdered(*head_text);
+    if (!head.is_object() || !head.contains("seq") || !head["seq"].is_number_unsigned() ||
+        !head.contains("mac") || !head["mac"].is_string() || !head.contains("hmac") ||
+        !head["hmac"].is_string() ||
+        head["hmac"].get<std::string>() !=
+            HeadMac(key, head["seq"].get<uint64_t>(), head["mac"].get<std::string>())) {
+      head_forged = true;  // reported after the records: a wrong key shows at line 1 first
+    } else {
+      head_seq = head["seq"].get<uint64_t>();
+      head_mac = head["mac"].get<std::string>();
+    }
+  }
+  std::string mac_at_head;
+  size_t head_line = 0;
+
   std::string prev{kZeroMac};
   uint64_t prev_seq = 0;
   std::string_view rest = text;
@@ -388,43 +417,33 @@ Result<VerifyReport> Verify(const std::filesystem::path& log_path,
       return problem(line_no, "chain broken (record removed or reordered: seq " + seq +
                                   " follows seq " + std::to_string(prev_seq) + ")");
     }
-    if (rec["prev"].get<std::string>() != prev) {
+    if (!rec["prev"].is_string() || rec["prev"].get<std::string>() != prev) {
       return problem(line_no, "chain broken (record edited, removed or reordered)");
     }
     prev = mac;
     prev_seq = rec["seq"].get<uint64_t>();
+    if (prev_seq == head_seq) {
+      mac_at_head = mac;
+      head_line = line_no;
+    }
     report.records = line_no;
   }
 
-  // The head names the last record appended; a log that ends before it was cut short.
-  const std::string head_name = Quote(HeadPath(log_path));
+  // The head names the last record appended; a log that ends before it was cut short. After a
+  // crash the head may lag behind the log (it is renamed into place without fsync), so the check
+  // is: the log reaches the head's seq, and the record there has the head's MAC.
   if (!head_text) {
     return problem(line_no + 1, "head file " + head_name +
                                     " is missing (records may have been removed from the end)");
   }
-  while (!head_text->empty() && head_text->back() == '\n') head_text->pop_back();
-  OrderedJson head = ParseOrdered(*head_text);
-  if (!head.is_object() || !head.contains("seq") || !head["seq"].is_number_unsigned() ||
-      !head.contains("mac") || !head["mac"].is_string() || !head.contains("hmac") ||
-      !head["hmac"].is_string() ||
-      head["hmac"].get<std::string>() !=
-          HeadMac(key, head["seq"].get<uint64_t>(), head["mac"].get<std::string>())) {
-    return problem(line_no + 1, "head file " + head_name + " failed authentication");
-  }
-  const uint64_t head_seq = head["seq"].get<uint64_t>();
+  if (head_forged) return problem(line_no + 1, "head file " + head_name + " failed authentication");
   if (prev_seq < head_seq) {
     return problem(line_no + 1, "records removed from the end (the log ends at seq " +
                                     std::to_string(prev_seq) + ", its head file says seq " +
                                     std::to_string(head_seq) + ")");
   }
-  // After a crash the head may lag the log by one record; it must still match that record.
-  if (prev_seq > head_seq + 1) {
-    return problem(line_no + 1, "head file " + head_name + " is stale (seq " +
-                                    std::to_string(head_seq) + ", the log ends at seq " +
-                                    std::to_string(prev_seq) + ")");
-  }
-  if (prev_seq == head_seq && head["mac"].get<std::string>() != prev) {
-    return problem(line_no, "chain broken (last record replaced: it does not match the head file)");
+  if (mac_at_head != head_mac) {
+    return problem(head_line, "chain broken (record replaced: it does not match the head file)");
   }
   report.ok = true;
   return report;

@@ -2,6 +2,8 @@
 // previous one with an HMAC under a per-install audit key so that `jitsec audit verify`
 // detects an edited, removed or reordered record. Secret values never enter a record: only
 // keyed fingerprints (Fingerprint). Parent side.
+// A "<log>.head" file (seq and MAC of the last record, itself MAC'd) lets Verify detect records
+// removed from the end, which a chain alone cannot.
 #pragma once
 
 #include <chrono>
@@ -21,6 +23,9 @@ namespace jitsec::audit {
 class AuditLog {
  public:
   // Opens (creating, 0600) the log and the audit key (generated 0600 on first use).
+  // Refuses (kPermissionDenied) a key that other users can access or someone else owns.
+  // Do not share one AuditLog across fork(): flock belongs to the open file description, so
+  // each process that appends must Open its own.
   [[nodiscard]] static Result<AuditLog> Open(const std::filesystem::path& log_path,
                                              const std::filesystem::path& key_path);
   AuditLog(AuditLog&&) noexcept;
@@ -28,8 +33,12 @@ class AuditLog {
   ~AuditLog();
 
   // Adds "v", "time" (RFC 3339 UTC, ms), "seq" and the chain fields, then appends the record as
-  // one line under an exclusive lock. `record` must hold "event" and must not hold a secret.
+  // one line under an exclusive lock. `record` must hold "event" and must not hold a secret:
+  // callers pass identifiers and Fingerprint()s only, never a revealed SecretBytes. It must not
+  // set "v", "seq", "time", "prev" or "mac" (kInvalidArgument). Fails with kCorrupt (appending
+  // nothing) when the log ends with an incomplete or unreadable record.
   [[nodiscard]] Status Append(nlohmann::json record);
+  // fsync of the log and its directory (the head file); call at run end.
   [[nodiscard]] Status Sync();
 
   // "hmac-sha256:" + first 32 hex digits of HMAC-SHA256(audit key, value).
@@ -41,7 +50,8 @@ class AuditLog {
   std::unique_ptr<Impl> impl_;
 };
 
-// All records, oldest first. kCorrupt names the line that is not valid JSON.
+// All records, oldest first; none when the log does not exist. kCorrupt names the line that is
+// not valid JSON. Does not check the chain (Verify does).
 [[nodiscard]] Result<std::vector<nlohmann::json>> ReadAll(const std::filesystem::path& log_path);
 
 struct VerifyReport {
@@ -49,6 +59,9 @@ struct VerifyReport {
   size_t records = 0;
   std::string problem;  // "line 7: chain broken (record edited, removed or reordered)"
 };
+// Recomputes the chain and checks the head file. Problems (edited, removed, reordered records,
+// a cut tail) go into the report, first one only; errors are for an unreadable log or key.
+// A missing log with no head file is a valid empty log.
 [[nodiscard]] Result<VerifyReport> Verify(const std::filesystem::path& log_path,
                                           const std::filesystem::path& key_path);
 

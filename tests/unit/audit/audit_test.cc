@@ -263,6 +263,35 @@ TEST(AuditVerifyTest, ForgedHeadFails) {
             "line 4: head file \"" + head_path.string() + "\" failed authentication");
 }
 
+TEST(AuditVerifyTest, HeadLaggingBehindTheLogIsAccepted) {
+  // After a crash the head (renamed without fsync) may name an earlier record.
+  AuditFixture f;
+  f.AppendN(3);
+  const fs::path head_path = f.log.string() + ".head";
+  const std::string old_head = ReadTextFile(head_path);
+  f.AppendN(2);
+  WriteTextFile(head_path, old_head);
+  VerifyReport r = f.VerifyOrDie();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 5u);
+}
+
+TEST(AuditVerifyTest, HeadOfAnotherLogWithTheSameKeyFails) {
+  AuditFixture f;
+  f.AppendN(3);
+  const fs::path other_log = f.tmp / "state/jitsec/other.jsonl";
+  {
+    auto other = AuditLog::Open(other_log, f.key);
+    ASSERT_TRUE(other);
+    ASSERT_TRUE(other->Append({{"event", "x"}}));
+    ASSERT_TRUE(other->Append({{"event", "y"}}));
+  }
+  fs::copy_file(other_log.string() + ".head", f.log.string() + ".head",
+                fs::copy_options::overwrite_existing);
+  EXPECT_EQ(f.VerifyOrDie().problem,
+            "line 2: chain broken (record replaced: it does not match the head file)");
+}
+
 TEST(AuditVerifyTest, MissingHeadFails) {
   AuditFixture f;
   f.AppendN(2);
