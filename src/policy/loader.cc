@@ -2,6 +2,7 @@
 // every call into it happens below WithYaml(), the one adapter that turns its exceptions into
 // diagnostics. Values are checked here when the check needs nothing but the value itself;
 // rules across keys and sections live in validate.cc.
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "policy/internal.h"
@@ -118,8 +120,9 @@ class Parser {
     bool named = FindSchemaKey(KeyPath::Join(path.pattern, "*")) != nullptr;
     std::set<std::string> seen;
     for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node& knode = it->first;
-      const YAML::Node& vnode = it->second;
+      // Copies: the iterator yields a temporary pair, references into it would dangle.
+      const YAML::Node knode = it->first;
+      const YAML::Node vnode = it->second;
       SourcePos kpos = PosOf(knode, map_pos);
       if (!knode.IsScalar()) {
         diags_.Add(kpos, path.key, "expected a key name, got " + Describe(knode),
@@ -242,7 +245,7 @@ class Parser {
     std::vector<std::string> out;
     bool ok = true;
     for (size_t i = 0; i < v.size(); ++i) {
-      const YAML::Node& item = v[i];
+      const YAML::Node item = v[i];
       KeyPath ip = p.Index(i);
       SourcePos ipos = PosOf(item, vpos);
       doc_.pos[ip.key] = ipos;
@@ -671,7 +674,7 @@ class Parser {
       return;
     }
     for (size_t i = 0; i < v.size(); ++i) {
-      const YAML::Node& item = v[i];
+      const YAML::Node item = v[i];
       KeyPath ip = path.Index(i);
       SourcePos ipos = PosOf(item, vpos);
       doc_.pos[ip.key] = ipos;
@@ -840,6 +843,46 @@ void WithYaml(std::string_view text, Diags& diags,
     return SourcePos{m.line + 1, m.column + 1};
   };
   try {
+    // A first pass over the events: aliases let a small file expand into a huge tree (and
+    // make one value appear under several keys), and a second document would be ignored by
+    // YAML::Load. Both are refused.
+    class Screen final : public YAML::EventHandler {
+     public:
+      std::optional<YAML::Mark> alias;
+      std::optional<YAML::Mark> second_doc;
+      int docs = 0;
+      void OnDocumentStart(const YAML::Mark& mark) override {
+        if (++docs == 2) second_doc = mark;
+      }
+      void OnDocumentEnd() override {}
+      void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+      void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
+        if (!alias) alias = mark;
+      }
+      void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    const std::string&) override {}
+      void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                           YAML::EmitterStyle::value) override {}
+      void OnSequenceEnd() override {}
+      void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                      YAML::EmitterStyle::value) override {}
+      void OnMapEnd() override {}
+    } screen;
+    std::istringstream in{std::string(text)};
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(screen)) {
+      if (screen.alias || screen.second_doc) break;
+    }
+    if (screen.alias) {
+      diags.Add(pos_of(*screen.alias), "",
+                "aliases (*name) are not supported in a policy (write the value out)");
+      return;
+    }
+    if (screen.second_doc) {
+      diags.Add(pos_of(*screen.second_doc), "",
+                "a policy is a single YAML document (found a second one)");
+      return;
+    }
     YAML::Node root = YAML::Load(std::string(text));
     fn(root);
   } catch (const YAML::ParserException& e) {
