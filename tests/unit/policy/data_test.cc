@@ -83,3 +83,34 @@ TEST(PolicyDataTest, ProjectExamplePoliciesLoad) {
 
 }  // namespace
 }  // namespace jitsec::policy
+
+namespace jitsec::policy {
+namespace {
+
+// Every prefix and many single-byte corruptions of the valid policies: the parser must return
+// either a policy or at least one positioned diagnostic, never crash (run under ASan in CI).
+TEST(PolicyDataTest, CorruptedPoliciesGiveDiagnosticsNotCrashes) {
+  const std::string replacements = ":{}[]-\n \t\"'*&!#|>%@`,?";
+  for (const fs::path& f : YamlFiles(kData / "valid")) {
+    std::string text = ReadTextFile(f);
+    size_t step = std::max<size_t>(1, text.size() / 80);
+    for (size_t cut = 0; cut < text.size(); cut += step) {
+      std::string prefix = text.substr(0, cut);
+      auto r = ParsePolicy(prefix, "c.yaml");
+      if (!r) {
+        ASSERT_FALSE(r.error().empty());
+        for (const Diagnostic& d : r.error()) EXPECT_GE(d.line, 1) << d.ToString();
+      }
+      std::string mutated = text;
+      mutated[cut] = replacements[cut % replacements.size()];
+      auto m = ParsePolicy(mutated, "c.yaml");
+      if (!m) {
+        ASSERT_FALSE(m.error().empty());
+        for (const Diagnostic& d : m.error()) EXPECT_GE(d.line, 1) << d.ToString();
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace jitsec::policy
