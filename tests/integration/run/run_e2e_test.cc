@@ -438,5 +438,27 @@ TEST_F(RunE2ETest, DryRunAndExplainIssueNothing) {
   ExpectNoLeak(e);
 }
 
+TEST_F(RunE2ETest, SandboxedRunDeliversByDescriptorAndByMountedPath) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  JITSEC_SKIP_UNLESS(Feature::kLandlock);
+  SetSecret("tok", canary_);
+  WritePolicy(Policy("          - file: {env: F}\n          - file: {path: /run/secrets/token}\n", "", ""));
+  auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
+                   "\"$0\" \"$F\"; \"$0\" /run/secrets/token; cat /run/secrets/token; \"$1\"",
+                   Helper("show_fd_digest"), Helper("show_fds")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, Fnv(canary_) + "\nwritable=no\n" + Fnv(canary_) + "\nwritable=no\n***0\n1\n2\n3\n4\n");
+  ExpectNoLeak(r);
+}
+
+TEST_F(RunE2ETest, SandboxedRunMapsExitStatusesAndSignals) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  WritePolicy("version: 1\ntasks:\n  t:\n    max_duration: 2s\n");
+  EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "exit 42"}).status, 42);
+  EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "kill -TERM $$"}).status, 128 + SIGTERM);
+  EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/sleep", "30"}).status, 124);
+  EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "no-such-command-xyz"}).status, 127);
+}
+
 }  // namespace
 }  // namespace jitsec::testing
