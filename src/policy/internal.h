@@ -3,13 +3,13 @@
 // Parent side. yaml-cpp types do not appear here either.
 #pragma once
 
+#include "policy/policy.h"
+
 #include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "policy/policy.h"
 
 namespace jitsec::policy::internal {
 
@@ -48,7 +48,7 @@ void ParseYaml(std::string_view text, Diags& diags, PolicyDocument& doc);
 void Validate(PolicyDocument& doc, Diags& diags);
 
 // Name rules (see man/jitsec-policy.5).
-bool IsName(std::string_view s);            // task/environment/provider: [a-z0-9][a-z0-9_.-]*, <= 64
+bool IsName(std::string_view s);  // task/environment/provider: [a-z0-9][a-z0-9_.-]*, <= 64
 bool IsCredentialName(std::string_view s);  // [A-Z][A-Z0-9_]*, <= 64
 bool IsEnvVarName(std::string_view s);      // [A-Za-z_][A-Za-z0-9_]*
 bool IsEnvGlob(std::string_view s);         // an env var name with * and ? allowed

@@ -2,6 +2,9 @@
 // every call into it happens below WithYaml(), the one adapter that turns its exceptions into
 // diagnostics. Values are checked here when the check needs nothing but the value itself;
 // rules across keys and sections live in validate.cc.
+#include "policy/internal.h"
+#include "policy/schema.h"
+
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -12,9 +15,6 @@
 #include <set>
 #include <sstream>
 #include <utility>
-
-#include "policy/internal.h"
-#include "policy/schema.h"
 
 namespace jitsec::policy::internal {
 namespace {
@@ -29,22 +29,16 @@ struct KeyPath {
   }
   KeyPath Key(std::string_view k) const { return {Join(key, k), Join(pattern, k)}; }
   KeyPath Named(std::string_view k) const { return {Join(key, k), Join(pattern, "*")}; }
-  KeyPath Index(size_t i) const {
-    return {key + "[" + std::to_string(i) + "]", pattern + "[]"};
-  }
+  KeyPath Index(size_t i) const { return {key + "[" + std::to_string(i) + "]", pattern + "[]"}; }
 };
 
 std::string Describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Map:
-      return "a map";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a string";
+    case YAML::NodeType::Map: return "a map";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Scalar: return "a string";
     case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return "nothing";
+    case YAML::NodeType::Undefined: return "nothing";
   }
   return "nothing";
 }
@@ -72,29 +66,29 @@ class Parser {
       return;
     }
     if (!root.IsMap()) {
-      diags_.Add(PosOf(root, start), "",
-                 "expected a map at the top level, got " + Describe(root));
+      diags_.Add(PosOf(root, start), "", "expected a map at the top level, got " + Describe(root));
       return;
     }
     start = PosOf(root, start);
     bool has_version = false;
     bool has_tasks = false;
-    ForEachKey(root, KeyPath{}, start, [&](const std::string& k, const KeyPath& p,
-                                           SourcePos kpos, const YAML::Node& v, SourcePos vpos) {
-      if (k == "version") {
-        has_version = true;
-        Version(v, vpos, p);
-      } else if (k == "settings") {
-        Settings(v, vpos, p);
-      } else if (k == "providers") {
-        Providers(v, vpos, p);
-      } else if (k == "environments") {
-        Environments(v, vpos, p);
-      } else if (k == "tasks") {
-        has_tasks = true;
-        Tasks(v, kpos, vpos, p);
-      }
-    });
+    ForEachKey(root, KeyPath{}, start,
+               [&](const std::string& k, const KeyPath& p, SourcePos kpos, const YAML::Node& v,
+                   SourcePos vpos) {
+                 if (k == "version") {
+                   has_version = true;
+                   Version(v, vpos, p);
+                 } else if (k == "settings") {
+                   Settings(v, vpos, p);
+                 } else if (k == "providers") {
+                   Providers(v, vpos, p);
+                 } else if (k == "environments") {
+                   Environments(v, vpos, p);
+                 } else if (k == "tasks") {
+                   has_tasks = true;
+                   Tasks(v, kpos, vpos, p);
+                 }
+               });
     if (!has_version) {
       diags_.Add(start, "", "missing required key \"version\" (add \"version: 1\")");
     }
@@ -148,8 +142,8 @@ class Parser {
 
   void UnknownKey(const std::string& k, SourcePos kpos, const KeyPath& path,
                   const std::vector<std::string_view>& allowed) {
-    if (k == "unsafe" && (path.pattern.ends_with("deliver[].file") ||
-                          path.pattern.ends_with("deliver[].stdin"))) {
+    if (k == "unsafe" &&
+        (path.pattern.ends_with("deliver[].file") || path.pattern.ends_with("deliver[].stdin"))) {
       diags_.Add(kpos, path.key, "\"unsafe\" is only allowed on env deliveries",
                  DiagnosticKind::kInvalid, false);
       return;
@@ -273,19 +267,19 @@ class Parser {
     return StringList(v, vpos, p, [](const std::string& s) { return PathProblem(s); });
   }
 
-  bool CheckName(const std::string& name, SourcePos kpos, const KeyPath& p,
-                 std::string_view what) {
+  bool CheckName(const std::string& name, SourcePos kpos, const KeyPath& p, std::string_view what) {
     if (IsName(name)) return true;
-    diags_.Add(kpos, p.key, "invalid " + std::string(what) + " name " + Quote(name) + " (" +
-                                kNameRule + ")");
+    diags_.Add(kpos, p.key,
+               "invalid " + std::string(what) + " name " + Quote(name) + " (" + kNameRule + ")");
     return false;
   }
 
   void Version(const YAML::Node& v, SourcePos vpos, const KeyPath& p) {
     if (v.IsScalar() && v.Tag() != "!" && v.Scalar() == "1") return;
     if (v.IsScalar()) {
-      diags_.Add(vpos, p.key,
-                 "unsupported policy version " + Quote(v.Scalar()) + " (this jitsec reads version 1)");
+      diags_.Add(
+          vpos, p.key,
+          "unsupported policy version " + Quote(v.Scalar()) + " (this jitsec reads version 1)");
     } else {
       diags_.Add(vpos, p.key, "expected the number 1, got " + Describe(v));
     }
@@ -294,47 +288,50 @@ class Parser {
   void Settings(const YAML::Node& v, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     policy::Settings& s = doc_.policy.settings;
-    ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (k == "store" || k == "state") {
-        auto str = String(val, pos, p);
-        if (!str) return;
-        if (auto problem = PathProblem(*str)) {
-          diags_.Add(pos, p.key, *problem);
-          return;
-        }
-        (k == "store" ? s.store : s.state) = *str;
-      } else if (k == "audit") {
-        if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
-        ForEachKey(val, p, pos, [&](const std::string& ak, const KeyPath& ap, SourcePos,
-                                    const YAML::Node& aval, SourcePos apos) {
-          if (ak == "path") {
-            auto str = String(aval, apos, ap);
-            if (!str) return;
-            if (auto problem = PathProblem(*str)) {
-              diags_.Add(apos, ap.key, *problem);
-              return;
-            }
-            s.audit_path = *str;
-          } else if (ak == "syslog") {
-            if (auto b = Bool(aval, apos, ap)) s.audit_syslog = *b;
-          }
-        });
-      }
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                   SourcePos pos) {
+                 if (k == "store" || k == "state") {
+                   auto str = String(val, pos, p);
+                   if (!str) return;
+                   if (auto problem = PathProblem(*str)) {
+                     diags_.Add(pos, p.key, *problem);
+                     return;
+                   }
+                   (k == "store" ? s.store : s.state) = *str;
+                 } else if (k == "audit") {
+                   if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
+                   ForEachKey(val, p, pos,
+                              [&](const std::string& ak, const KeyPath& ap, SourcePos,
+                                  const YAML::Node& aval, SourcePos apos) {
+                                if (ak == "path") {
+                                  auto str = String(aval, apos, ap);
+                                  if (!str) return;
+                                  if (auto problem = PathProblem(*str)) {
+                                    diags_.Add(apos, ap.key, *problem);
+                                    return;
+                                  }
+                                  s.audit_path = *str;
+                                } else if (ak == "syslog") {
+                                  if (auto b = Bool(aval, apos, ap)) s.audit_syslog = *b;
+                                }
+                              });
+                 }
+               });
   }
 
   void Providers(const YAML::Node& v, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
-    ForEachKey(v, path, vpos, [&](const std::string& name, const KeyPath& p, SourcePos kpos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (!CheckName(name, kpos, p, "provider")) return;
-      Provider(name, p, kpos, val, pos);
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& name, const KeyPath& p, SourcePos kpos, const YAML::Node& val,
+                   SourcePos pos) {
+                 if (!CheckName(name, kpos, p, "provider")) return;
+                 Provider(name, p, kpos, val, pos);
+               });
   }
 
-  void Provider(const std::string& name, const KeyPath& path, SourcePos kpos,
-                const YAML::Node& v, SourcePos vpos) {
+  void Provider(const std::string& name, const KeyPath& path, SourcePos kpos, const YAML::Node& v,
+                SourcePos vpos) {
     if (!IsMapOrNull(v, vpos, path)) return;
     ProviderConfig cfg;
     cfg.name = name;
@@ -343,54 +340,57 @@ class Parser {
     bool type_given = false;
     std::vector<std::pair<std::string, SourcePos>> pg_keys;  // given postgres-only keys
     if (v.IsMap()) {
-      ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                    const YAML::Node& val, SourcePos pos) {
-        if (k == "type") {
-          type_given = true;
-          if (!val.IsScalar()) {
-            diags_.Add(pos, p.key, "expected a provider type, got " + Describe(val));
-            return;
-          }
-          const std::string& t = val.Scalar();
-          if (t == "store") {
-            type = ProviderType::kStore;
-          } else if (t == "env") {
-            type = ProviderType::kEnv;
-          } else if (t == "postgres") {
-            type = ProviderType::kPostgres;
-          } else {
-            diags_.Add(pos, p.key,
-                       "unknown provider type " + Quote(t) + " (expected store, env or postgres)");
-          }
-          return;
-        }
-        pg_keys.emplace_back(k, pos);
-        auto s = NonEmpty(val, pos, p);
-        if (!s) return;
-        if (k == "conninfo") {
-          if (auto problem = ConninfoProblem(*s)) {
-            diags_.Add(pos, p.key, *problem);
-            return;
-          }
-          cfg.conninfo = *s;
-        } else if (k == "admin_secret") {
-          if (!IsStoreName(*s)) {
-            diags_.Add(pos, p.key,
-                       "invalid secret name " + Quote(*s) + " (" + kStoreNameRule + ")");
-            return;
-          }
-          cfg.admin_secret = *s;
-        } else if (k == "role_prefix") {
-          if (!IsRolePrefix(*s)) {
-            diags_.Add(pos, p.key,
-                       "role_prefix " + Quote(*s) +
-                           " is not a valid role name prefix (lowercase letters, digits and "
-                           "\"_\", starting with a letter or \"_\", at most 20 characters)");
-            return;
-          }
-          cfg.role_prefix = *s;
-        }
-      });
+      ForEachKey(
+          v, path, vpos,
+          [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+              SourcePos pos) {
+            if (k == "type") {
+              type_given = true;
+              if (!val.IsScalar()) {
+                diags_.Add(pos, p.key, "expected a provider type, got " + Describe(val));
+                return;
+              }
+              const std::string& t = val.Scalar();
+              if (t == "store") {
+                type = ProviderType::kStore;
+              } else if (t == "env") {
+                type = ProviderType::kEnv;
+              } else if (t == "postgres") {
+                type = ProviderType::kPostgres;
+              } else {
+                diags_.Add(
+                    pos, p.key,
+                    "unknown provider type " + Quote(t) + " (expected store, env or postgres)");
+              }
+              return;
+            }
+            pg_keys.emplace_back(k, pos);
+            auto s = NonEmpty(val, pos, p);
+            if (!s) return;
+            if (k == "conninfo") {
+              if (auto problem = ConninfoProblem(*s)) {
+                diags_.Add(pos, p.key, *problem);
+                return;
+              }
+              cfg.conninfo = *s;
+            } else if (k == "admin_secret") {
+              if (!IsStoreName(*s)) {
+                diags_.Add(pos, p.key,
+                           "invalid secret name " + Quote(*s) + " (" + kStoreNameRule + ")");
+                return;
+              }
+              cfg.admin_secret = *s;
+            } else if (k == "role_prefix") {
+              if (!IsRolePrefix(*s)) {
+                diags_.Add(pos, p.key,
+                           "role_prefix " + Quote(*s) +
+                               " is not a valid role name prefix (lowercase letters, digits and "
+                               "\"_\", starting with a letter or \"_\", at most 20 characters)");
+                return;
+              }
+              cfg.role_prefix = *s;
+            }
+          });
     }
     if (!type_given) {
       diags_.Add(kpos, path.key, "missing required key \"type\"");
@@ -481,28 +481,31 @@ class Parser {
 
   void Environments(const YAML::Node& v, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
-    ForEachKey(v, path, vpos, [&](const std::string& name, const KeyPath& p, SourcePos kpos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (!CheckName(name, kpos, p, "environment")) return;
-      if (!IsMapOrNull(val, pos, p)) return;
-      EnvironmentConfig env;
-      env.name = name;
-      env.pos = kpos;
-      if (val.IsMap()) {
-        ForEachKey(val, p, pos, [&](const std::string& k, const KeyPath& ep, SourcePos,
-                                    const YAML::Node& ev, SourcePos epos) {
-          if (k == "approval") {
-            if (auto a = Enum<Approval>(ev, epos, ep,
-                                        {{"none", Approval::kNone}, {"tty", Approval::kTty}})) {
-              env.approval = *a;
-            }
-          } else if (k == "when") {
-            When(ev, epos, ep, env.when);
-          }
-        });
-      }
-      doc_.policy.environments[name] = std::move(env);
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& name, const KeyPath& p, SourcePos kpos, const YAML::Node& val,
+                   SourcePos pos) {
+                 if (!CheckName(name, kpos, p, "environment")) return;
+                 if (!IsMapOrNull(val, pos, p)) return;
+                 EnvironmentConfig env;
+                 env.name = name;
+                 env.pos = kpos;
+                 if (val.IsMap()) {
+                   ForEachKey(val, p, pos,
+                              [&](const std::string& k, const KeyPath& ep, SourcePos,
+                                  const YAML::Node& ev, SourcePos epos) {
+                                if (k == "approval") {
+                                  if (auto a = Enum<Approval>(
+                                          ev, epos, ep,
+                                          {{"none", Approval::kNone}, {"tty", Approval::kTty}})) {
+                                    env.approval = *a;
+                                  }
+                                } else if (k == "when") {
+                                  When(ev, epos, ep, env.when);
+                                }
+                              });
+                 }
+                 doc_.policy.environments[name] = std::move(env);
+               });
   }
 
   void When(const YAML::Node& v, SourcePos vpos, const KeyPath& path, WhenClause& when) {
@@ -511,18 +514,19 @@ class Parser {
       if (s.empty()) return std::string("empty pattern");
       return std::nullopt;
     };
-    ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (k == "ci") {
-        when.ci = Bool(val, pos, p);
-        return;
-      }
-      auto list = StringList(val, pos, p, non_empty);
-      if (!list) return;
-      if (k == "branch") when.branch = std::move(*list);
-      if (k == "repo") when.repo = std::move(*list);
-      if (k == "user") when.user = std::move(*list);
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                   SourcePos pos) {
+                 if (k == "ci") {
+                   when.ci = Bool(val, pos, p);
+                   return;
+                 }
+                 auto list = StringList(val, pos, p, non_empty);
+                 if (!list) return;
+                 if (k == "branch") when.branch = std::move(*list);
+                 if (k == "repo") when.repo = std::move(*list);
+                 if (k == "user") when.user = std::move(*list);
+               });
   }
 
   void Tasks(const YAML::Node& v, SourcePos kpos, SourcePos vpos, const KeyPath& path) {
@@ -531,90 +535,104 @@ class Parser {
       diags_.Add(v.IsNull() ? kpos : vpos, path.key, "at least one task is required");
       return;
     }
-    ForEachKey(v, path, vpos, [&](const std::string& name, const KeyPath& p, SourcePos tpos,
-                                  const YAML::Node& val, SourcePos pos) {
-      Task task;
-      task.name = name;
-      task.pos = tpos;
-      bool ok = CheckName(name, tpos, p, "task");
-      if (IsMapOrNull(val, pos, p) && val.IsMap()) TaskBody(val, pos, p, task);
-      if (ok) doc_.policy.tasks.push_back(std::move(task));
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& name, const KeyPath& p, SourcePos tpos, const YAML::Node& val,
+                   SourcePos pos) {
+                 Task task;
+                 task.name = name;
+                 task.pos = tpos;
+                 bool ok = CheckName(name, tpos, p, "task");
+                 if (IsMapOrNull(val, pos, p) && val.IsMap()) TaskBody(val, pos, p, task);
+                 if (ok) doc_.policy.tasks.push_back(std::move(task));
+               });
   }
 
   void TaskBody(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Task& task) {
-    ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos kpos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (k == "description") {
-        if (auto s = String(val, pos, p)) task.description = *s;
-      } else if (k == "environments") {
-        std::set<std::string> seen;
-        auto list = StringList(val, pos, p, [&](const std::string& s) -> std::optional<std::string> {
-          if (!IsName(s)) return "invalid environment name " + Quote(s) + " (" + kNameRule + ")";
-          if (!seen.insert(s).second) return "environment " + Quote(s) + " is listed twice";
-          return std::nullopt;
-        });
-        if (list) task.environments = std::move(*list);
-      } else if (k == "default_environment") {
-        if (auto s = NonEmpty(val, pos, p)) task.default_environment = *s;
-      } else if (k == "commands") {
-        auto list = StringList(val, pos, p, [](const std::string& s) -> std::optional<std::string> {
-          if (s.empty()) return std::string("empty command");
-          return std::nullopt;
-        });
-        if (list) task.commands = std::move(*list);
-      } else if (k == "max_duration") {
-        task.max_duration = Duration(val, pos, p);
-      } else if (k == "env") {
-        Env(val, pos, p, task);
-      } else if (k == "credentials") {
-        if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
-        ForEachKey(val, p, pos, [&](const std::string& name, const KeyPath& cp, SourcePos cpos,
-                                    const YAML::Node& cv, SourcePos cvpos) {
-          Credential cred;
-          cred.name = name;
-          cred.pos = cpos;
-          if (!IsCredentialName(name)) {
-            diags_.Add(cpos, cp.key, "invalid credential name " + Quote(name) + " (" +
-                                         kCredentialNameRule + ")");
-          }
-          if (IsMapOrNull(cv, cvpos, cp)) CredentialBody(cv, cpos, cvpos, cp, cred);
-          task.credentials.push_back(std::move(cred));
-        });
-      } else if (k == "sandbox") {
-        Sandbox(val, pos, p, task.sandbox);
-      }
-      (void)kpos;
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& k, const KeyPath& p, SourcePos kpos, const YAML::Node& val,
+                   SourcePos pos) {
+                 if (k == "description") {
+                   if (auto s = String(val, pos, p)) task.description = *s;
+                 } else if (k == "environments") {
+                   std::set<std::string> seen;
+                   auto list = StringList(
+                       val, pos, p, [&](const std::string& s) -> std::optional<std::string> {
+                         if (!IsName(s))
+                           return "invalid environment name " + Quote(s) + " (" + kNameRule + ")";
+                         if (!seen.insert(s).second)
+                           return "environment " + Quote(s) + " is listed twice";
+                         return std::nullopt;
+                       });
+                   if (list) task.environments = std::move(*list);
+                 } else if (k == "default_environment") {
+                   if (auto s = NonEmpty(val, pos, p)) task.default_environment = *s;
+                 } else if (k == "commands") {
+                   auto list = StringList(val, pos, p,
+                                          [](const std::string& s) -> std::optional<std::string> {
+                                            if (s.empty()) return std::string("empty command");
+                                            return std::nullopt;
+                                          });
+                   if (list) task.commands = std::move(*list);
+                 } else if (k == "max_duration") {
+                   task.max_duration = Duration(val, pos, p);
+                 } else if (k == "env") {
+                   Env(val, pos, p, task);
+                 } else if (k == "credentials") {
+                   if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
+                   ForEachKey(val, p, pos,
+                              [&](const std::string& name, const KeyPath& cp, SourcePos cpos,
+                                  const YAML::Node& cv, SourcePos cvpos) {
+                                Credential cred;
+                                cred.name = name;
+                                cred.pos = cpos;
+                                if (!IsCredentialName(name)) {
+                                  diags_.Add(cpos, cp.key,
+                                             "invalid credential name " + Quote(name) + " (" +
+                                                 kCredentialNameRule + ")");
+                                }
+                                if (IsMapOrNull(cv, cvpos, cp))
+                                  CredentialBody(cv, cpos, cvpos, cp, cred);
+                                task.credentials.push_back(std::move(cred));
+                              });
+                 } else if (k == "sandbox") {
+                   Sandbox(val, pos, p, task.sandbox);
+                 }
+                 (void)kpos;
+               });
   }
 
   void Env(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Task& task) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
-    ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (k == "pass") {
-        auto list = StringList(val, pos, p, [](const std::string& s) -> std::optional<std::string> {
-          if (IsEnvGlob(s)) return std::nullopt;
-          return Quote(s) + " is not a variable name or glob (e.g. LANG, LC_*)";
-        });
-        if (list) task.env_pass = std::move(*list);
-      } else if (k == "set") {
-        if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
-        ForEachKey(val, p, pos, [&](const std::string& name, const KeyPath& sp, SourcePos spos,
-                                    const YAML::Node& sv, SourcePos svpos) {
-          if (!IsEnvVarName(name)) {
-            diags_.Add(spos, sp.key,
-                       "invalid variable name " + Quote(name) + " (" + kEnvVarRule + ")");
-            return;
+    ForEachKey(
+        v, path, vpos,
+        [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+            SourcePos pos) {
+          if (k == "pass") {
+            auto list =
+                StringList(val, pos, p, [](const std::string& s) -> std::optional<std::string> {
+                  if (IsEnvGlob(s)) return std::nullopt;
+                  return Quote(s) + " is not a variable name or glob (e.g. LANG, LC_*)";
+                });
+            if (list) task.env_pass = std::move(*list);
+          } else if (k == "set") {
+            if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
+            ForEachKey(
+                val, p, pos,
+                [&](const std::string& name, const KeyPath& sp, SourcePos spos,
+                    const YAML::Node& sv, SourcePos svpos) {
+                  if (!IsEnvVarName(name)) {
+                    diags_.Add(spos, sp.key,
+                               "invalid variable name " + Quote(name) + " (" + kEnvVarRule + ")");
+                    return;
+                  }
+                  if (name.starts_with("JITSEC_")) {
+                    diags_.Add(spos, sp.key, "variable " + Quote(name) + " is reserved for jitsec");
+                    return;
+                  }
+                  if (auto s = String(sv, svpos, sp)) task.env_set.emplace_back(name, *s);
+                });
           }
-          if (name.starts_with("JITSEC_")) {
-            diags_.Add(spos, sp.key, "variable " + Quote(name) + " is reserved for jitsec");
-            return;
-          }
-          if (auto s = String(sv, svpos, sp)) task.env_set.emplace_back(name, *s);
         });
-      }
-    });
   }
 
   void CredentialBody(const YAML::Node& v, SourcePos kpos, SourcePos vpos, const KeyPath& path,
@@ -622,43 +640,49 @@ class Parser {
     bool has_provider = false;
     bool has_deliver = false;
     if (v.IsMap()) {
-      ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                    const YAML::Node& val, SourcePos pos) {
-        if (k == "provider") {
-          has_provider = true;
-          auto s = NonEmpty(val, pos, p);
-          if (!s) return;
-          std::string plain = *s;
-          for (size_t i = plain.find("{env}"); i != std::string::npos; i = plain.find("{env}")) {
-            plain.replace(i, 5, "x");
-          }
-          if (plain.find_first_of("{}") != std::string::npos) {
-            diags_.Add(pos, p.key,
-                       "provider " + Quote(*s) + ": only \"{env}\" is substituted in provider names");
-            return;
-          }
-          if (!IsName(plain)) {
-            diags_.Add(pos, p.key, "invalid provider name " + Quote(*s) + " (" + kNameRule + ")");
-            return;
-          }
-          cred.provider = *s;
-        } else if (k == "secret") {
-          if (auto s = NonEmpty(val, pos, p)) cred.secret = *s;
-        } else if (k == "grants") {
-          auto list = StringList(val, pos, p, [](const std::string& s) -> std::optional<std::string> {
-            if (IsRoleName(s)) return std::nullopt;
-            return Quote(s) +
-                   " is not a valid PostgreSQL role name (lowercase letters, digits, \"_\" and "
-                   "\"$\", starting with a letter or \"_\", at most 63 characters)";
-          });
-          if (list) cred.grants = std::move(*list);
-        } else if (k == "ttl") {
-          if (auto d = Duration(val, pos, p)) cred.ttl = *d;
-        } else if (k == "deliver") {
-          has_deliver = true;
-          Deliveries(val, pos, p, cred);
-        }
-      });
+      ForEachKey(v, path, vpos,
+                 [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                     SourcePos pos) {
+                   if (k == "provider") {
+                     has_provider = true;
+                     auto s = NonEmpty(val, pos, p);
+                     if (!s) return;
+                     std::string plain = *s;
+                     for (size_t i = plain.find("{env}"); i != std::string::npos;
+                          i = plain.find("{env}")) {
+                       plain.replace(i, 5, "x");
+                     }
+                     if (plain.find_first_of("{}") != std::string::npos) {
+                       diags_.Add(pos, p.key,
+                                  "provider " + Quote(*s) +
+                                      ": only \"{env}\" is substituted in provider names");
+                       return;
+                     }
+                     if (!IsName(plain)) {
+                       diags_.Add(pos, p.key,
+                                  "invalid provider name " + Quote(*s) + " (" + kNameRule + ")");
+                       return;
+                     }
+                     cred.provider = *s;
+                   } else if (k == "secret") {
+                     if (auto s = NonEmpty(val, pos, p)) cred.secret = *s;
+                   } else if (k == "grants") {
+                     auto list = StringList(
+                         val, pos, p, [](const std::string& s) -> std::optional<std::string> {
+                           if (IsRoleName(s)) return std::nullopt;
+                           return Quote(s) +
+                                  " is not a valid PostgreSQL role name (lowercase letters, "
+                                  "digits, \"_\" and "
+                                  "\"$\", starting with a letter or \"_\", at most 63 characters)";
+                         });
+                     if (list) cred.grants = std::move(*list);
+                   } else if (k == "ttl") {
+                     if (auto d = Duration(val, pos, p)) cred.ttl = *d;
+                   } else if (k == "deliver") {
+                     has_deliver = true;
+                     Deliveries(val, pos, p, cred);
+                   }
+                 });
     }
     if (!has_provider) diags_.Add(kpos, path.key, "missing required key \"provider\"");
     if (!has_deliver) diags_.Add(kpos, path.key, "missing required key \"deliver\"");
@@ -692,15 +716,16 @@ class Parser {
       return;
     }
     std::vector<std::string> kinds;
-    ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                  const YAML::Node& val, SourcePos pos) {
-      kinds.push_back(k);
-      if (kinds.size() > 1) return;
-      d.kind = k == "file" ? DeliveryKind::kFile
-               : k == "stdin" ? DeliveryKind::kStdin
-                              : DeliveryKind::kEnv;
-      DeliveryBody(val, pos, p, d);
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                   SourcePos pos) {
+                 kinds.push_back(k);
+                 if (kinds.size() > 1) return;
+                 d.kind = k == "file"    ? DeliveryKind::kFile
+                          : k == "stdin" ? DeliveryKind::kStdin
+                                         : DeliveryKind::kEnv;
+                 DeliveryBody(val, pos, p, d);
+               });
     if (kinds.empty()) {
       diags_.Add(vpos, path.key, "each delivery needs one of \"file\", \"stdin\" or \"env\"");
     } else if (kinds.size() > 1) {
@@ -716,49 +741,51 @@ class Parser {
     bool has_field = false;
     bool format_ok = true;
     if (v.IsMap()) {
-      ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                    const YAML::Node& val, SourcePos pos) {
-        if (k == "env" || k == "name") {
-          auto s = NonEmpty(val, pos, p);
-          if (!s) return;
-          if (!IsEnvVarName(*s)) {
-            diags_.Add(pos, p.key, "invalid variable name " + Quote(*s) + " (" + kEnvVarRule + ")");
-          } else if (s->starts_with("JITSEC_")) {
-            diags_.Add(pos, p.key, "variable " + Quote(*s) + " is reserved for jitsec");
-          } else {
-            d.env = *s;
-          }
-        } else if (k == "path") {
-          auto s = NonEmpty(val, pos, p);
-          if (!s) return;
-          if (auto problem = MountPathProblem(*s)) {
-            diags_.Add(pos, p.key, *problem);
-            return;
-          }
-          d.path = *s;
-        } else if (k == "format") {
-          auto f = Enum<FileFormat>(val, pos, p,
-                                    {{"raw", FileFormat::kRaw},
-                                     {"pgpass", FileFormat::kPgpass},
-                                     {"netrc", FileFormat::kNetrc},
-                                     {"dotenv", FileFormat::kDotenv},
-                                     {"json", FileFormat::kJson},
-                                     {"template", FileFormat::kTemplate}});
-          if (f) {
-            d.format = *f;
-          } else {
-            format_ok = false;
-          }
-        } else if (k == "field") {
-          has_field = true;
-          if (auto s = NonEmpty(val, pos, p)) d.field = *s;
-        } else if (k == "template") {
-          has_template = true;
-          if (auto s = NonEmpty(val, pos, p)) d.template_text = *s;
-        } else if (k == "unsafe") {
-          if (auto b = Bool(val, pos, p)) d.unsafe = *b;
-        }
-      });
+      ForEachKey(v, path, vpos,
+                 [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                     SourcePos pos) {
+                   if (k == "env" || k == "name") {
+                     auto s = NonEmpty(val, pos, p);
+                     if (!s) return;
+                     if (!IsEnvVarName(*s)) {
+                       diags_.Add(pos, p.key,
+                                  "invalid variable name " + Quote(*s) + " (" + kEnvVarRule + ")");
+                     } else if (s->starts_with("JITSEC_")) {
+                       diags_.Add(pos, p.key, "variable " + Quote(*s) + " is reserved for jitsec");
+                     } else {
+                       d.env = *s;
+                     }
+                   } else if (k == "path") {
+                     auto s = NonEmpty(val, pos, p);
+                     if (!s) return;
+                     if (auto problem = MountPathProblem(*s)) {
+                       diags_.Add(pos, p.key, *problem);
+                       return;
+                     }
+                     d.path = *s;
+                   } else if (k == "format") {
+                     auto f = Enum<FileFormat>(val, pos, p,
+                                               {{"raw", FileFormat::kRaw},
+                                                {"pgpass", FileFormat::kPgpass},
+                                                {"netrc", FileFormat::kNetrc},
+                                                {"dotenv", FileFormat::kDotenv},
+                                                {"json", FileFormat::kJson},
+                                                {"template", FileFormat::kTemplate}});
+                     if (f) {
+                       d.format = *f;
+                     } else {
+                       format_ok = false;
+                     }
+                   } else if (k == "field") {
+                     has_field = true;
+                     if (auto s = NonEmpty(val, pos, p)) d.field = *s;
+                   } else if (k == "template") {
+                     has_template = true;
+                     if (auto s = NonEmpty(val, pos, p)) d.template_text = *s;
+                   } else if (k == "unsafe") {
+                     if (auto b = Bool(val, pos, p)) d.unsafe = *b;
+                   }
+                 });
     }
     if (d.kind == DeliveryKind::kEnv && !doc_.Has(path.Key("name").key)) {
       diags_.Add(vpos, path.key, "missing required key \"name\"");
@@ -802,32 +829,34 @@ class Parser {
 
   void Sandbox(const YAML::Node& v, SourcePos vpos, const KeyPath& path, SandboxConfig& sb) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
-    ForEachKey(v, path, vpos, [&](const std::string& k, const KeyPath& p, SourcePos,
-                                  const YAML::Node& val, SourcePos pos) {
-      if (k == "enabled") {
-        if (auto b = Bool(val, pos, p)) {
-          sb.enabled = *b;
-          sb.enabled_explicit = true;
-        }
-      } else if (k == "network") {
-        if (auto n = Enum<Network>(val, pos, p,
-                                   {{"none", Network::kNone}, {"host", Network::kHost}})) {
-          sb.network = *n;
-        }
-      } else if (k == "protect") {
-        if (auto l = PathList(val, pos, p)) sb.protect = std::move(*l);
-      } else if (k == "filesystem") {
-        if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
-        ForEachKey(val, p, pos, [&](const std::string& fk, const KeyPath& fp, SourcePos,
-                                    const YAML::Node& fv, SourcePos fpos) {
-          auto l = PathList(fv, fpos, fp);
-          if (!l) return;
-          if (fk == "read") sb.read = std::move(*l);
-          if (fk == "write") sb.write = std::move(*l);
-          if (fk == "deny") sb.deny = std::move(*l);
-        });
-      }
-    });
+    ForEachKey(v, path, vpos,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                   SourcePos pos) {
+                 if (k == "enabled") {
+                   if (auto b = Bool(val, pos, p)) {
+                     sb.enabled = *b;
+                     sb.enabled_explicit = true;
+                   }
+                 } else if (k == "network") {
+                   if (auto n = Enum<Network>(
+                           val, pos, p, {{"none", Network::kNone}, {"host", Network::kHost}})) {
+                     sb.network = *n;
+                   }
+                 } else if (k == "protect") {
+                   if (auto l = PathList(val, pos, p)) sb.protect = std::move(*l);
+                 } else if (k == "filesystem") {
+                   if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
+                   ForEachKey(val, p, pos,
+                              [&](const std::string& fk, const KeyPath& fp, SourcePos,
+                                  const YAML::Node& fv, SourcePos fpos) {
+                                auto l = PathList(fv, fpos, fp);
+                                if (!l) return;
+                                if (fk == "read") sb.read = std::move(*l);
+                                if (fk == "write") sb.write = std::move(*l);
+                                if (fk == "deny") sb.deny = std::move(*l);
+                              });
+                 }
+               });
   }
 
   Diags& diags_;

@@ -1,11 +1,11 @@
 // The policy module's shared pieces: diagnostics, name rules, hashing and ParsePolicy, which
 // chains the syntax stage (loader.cc) and the semantic stage (validate.cc).
+#include "policy/internal.h"
+
 #include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstdio>
-
-#include "policy/internal.h"
 
 namespace jitsec::policy {
 namespace internal {

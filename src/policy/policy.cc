@@ -9,37 +9,28 @@ namespace {
 
 constexpr std::array<FieldInfo, 1> kValueFields = {FieldInfo{"value", true}};
 constexpr std::array<FieldInfo, 6> kPostgresFields = {
-    FieldInfo{"user", false},    FieldInfo{"host", false},    FieldInfo{"port", false},
-    FieldInfo{"dbname", false},  FieldInfo{"password", true}, FieldInfo{"uri", true}};
+    FieldInfo{"user", false},   FieldInfo{"host", false},    FieldInfo{"port", false},
+    FieldInfo{"dbname", false}, FieldInfo{"password", true}, FieldInfo{"uri", true}};
 
 }  // namespace
 
 std::string_view ProviderTypeName(ProviderType t) {
   switch (t) {
-    case ProviderType::kStore:
-      return "store";
-    case ProviderType::kEnv:
-      return "env";
-    case ProviderType::kPostgres:
-      return "postgres";
+    case ProviderType::kStore: return "store";
+    case ProviderType::kEnv: return "env";
+    case ProviderType::kPostgres: return "postgres";
   }
   return "unknown";
 }
 
 std::string_view FileFormatName(FileFormat f) {
   switch (f) {
-    case FileFormat::kRaw:
-      return "raw";
-    case FileFormat::kPgpass:
-      return "pgpass";
-    case FileFormat::kNetrc:
-      return "netrc";
-    case FileFormat::kDotenv:
-      return "dotenv";
-    case FileFormat::kJson:
-      return "json";
-    case FileFormat::kTemplate:
-      return "template";
+    case FileFormat::kRaw: return "raw";
+    case FileFormat::kPgpass: return "pgpass";
+    case FileFormat::kNetrc: return "netrc";
+    case FileFormat::kDotenv: return "dotenv";
+    case FileFormat::kJson: return "json";
+    case FileFormat::kTemplate: return "template";
   }
   return "unknown";
 }

@@ -4,6 +4,9 @@
 // run context by the consumers (sandbox, run), never here.
 #pragma once
 
+#include "base/environment.h"
+#include "base/error.h"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -13,9 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "base/environment.h"
-#include "base/error.h"
 
 namespace jitsec::policy {
 
@@ -73,19 +73,19 @@ std::string_view FileFormatName(FileFormat f);
 
 struct Delivery {
   DeliveryKind kind = DeliveryKind::kFile;
-  std::string env;        // file: variable that receives /dev/fd/N; env: variable name
-  std::string path;       // file: mount path inside the sandbox (instead of / besides env)
+  std::string env;   // file: variable that receives /dev/fd/N; env: variable name
+  std::string path;  // file: mount path inside the sandbox (instead of / besides env)
   FileFormat format = FileFormat::kRaw;  // file and stdin
-  std::string field;      // raw file / env: which field (empty: first secret field)
-  std::string template_text;  // format: template
-  bool unsafe = false;    // env: a secret field in the environment was explicitly allowed
+  std::string field;                     // raw file / env: which field (empty: first secret field)
+  std::string template_text;             // format: template
+  bool unsafe = false;  // env: a secret field in the environment was explicitly allowed
   SourcePos pos;
 };
 
 struct Credential {
-  std::string name;      // [A-Z][A-Z0-9_]*
-  std::string provider;  // may contain "{env}"
-  std::string secret;    // store/env providers
+  std::string name;                 // [A-Z][A-Z0-9_]*
+  std::string provider;             // may contain "{env}"
+  std::string secret;               // store/env providers
   std::vector<std::string> grants;  // postgres
   std::chrono::seconds ttl{0};      // 0: not given (defaults to the task's max_duration or 1h)
   std::vector<Delivery> deliver;
@@ -107,8 +107,8 @@ struct SandboxConfig {
 struct Task {
   std::string name;
   std::string description;
-  std::vector<std::string> environments;  // empty: the task runs with no environment
-  std::string default_environment;        // empty: none
+  std::vector<std::string> environments;             // empty: the task runs with no environment
+  std::string default_environment;                   // empty: none
   std::optional<std::vector<std::string>> commands;  // nullopt: any command
   std::optional<std::chrono::seconds> max_duration;
   std::vector<std::string> env_pass{"PATH", "HOME", "TERM", "LANG", "LC_*"};
@@ -119,9 +119,9 @@ struct Task {
 };
 
 struct Settings {
-  std::string store;        // empty: default ($XDG_DATA_HOME/jitsec/store)
-  std::string state;        // empty: default ($XDG_STATE_HOME/jitsec)
-  std::string audit_path;   // empty: <state>/audit.jsonl
+  std::string store;       // empty: default ($XDG_DATA_HOME/jitsec/store)
+  std::string state;       // empty: default ($XDG_STATE_HOME/jitsec)
+  std::string audit_path;  // empty: <state>/audit.jsonl
   bool audit_syslog = false;
 };
 

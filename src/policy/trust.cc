@@ -2,15 +2,15 @@
 // another user or a sandboxed command could have edited is refused before it is parsed (the
 // same rule as ssh's config checks). The file is opened once and checked through its fd, so
 // what is checked is what is read.
+#include "base/unique_fd.h"
+#include "policy/internal.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include "base/unique_fd.h"
-#include "policy/internal.h"
 
 namespace jitsec::policy {
 namespace {
@@ -32,6 +32,8 @@ bool OwnerOk(uid_t owner) { return owner == 0 || owner == ::getuid(); }
 
 tl::expected<Policy, std::vector<Diagnostic>> LoadPolicyFile(const std::filesystem::path& path) {
   const std::string file = path.string();
+  // O_NONBLOCK: a FIFO planted as the policy must not hang the open; it fails the regular-file
+  // check below.
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
   if (!fd) {
     int err = errno;
@@ -52,8 +54,7 @@ tl::expected<Policy, std::vector<Diagnostic>> LoadPolicyFile(const std::filesyst
   }
   if (!OwnerOk(st.st_uid)) {
     return One(file,
-               "policy file is owned by uid " + std::to_string(st.st_uid) +
-                   ", not by you or root",
+               "policy file is owned by uid " + std::to_string(st.st_uid) + ", not by you or root",
                DiagnosticKind::kUntrusted);
   }
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
@@ -66,8 +67,7 @@ tl::expected<Policy, std::vector<Diagnostic>> LoadPolicyFile(const std::filesyst
   if (dir.empty()) dir = ".";
   struct stat dst {};
   if (::stat(dir.c_str(), &dst) != 0) {
-    return One(file,
-               "cannot stat directory " + dir.string() + ": " + std::strerror(errno),
+    return One(file, "cannot stat directory " + dir.string() + ": " + std::strerror(errno),
                DiagnosticKind::kUnreadable);
   }
   if (!OwnerOk(dst.st_uid)) {
@@ -118,15 +118,9 @@ Result<Policy> LoadPolicy(const std::filesystem::path& path) {
   }
   ErrorCode code = ErrorCode::kPolicyInvalid;
   switch (first.kind) {
-    case DiagnosticKind::kInvalid:
-      code = ErrorCode::kPolicyInvalid;
-      break;
-    case DiagnosticKind::kSyntax:
-      code = ErrorCode::kPolicySyntax;
-      break;
-    case DiagnosticKind::kUntrusted:
-      code = ErrorCode::kPolicyUntrusted;
-      break;
+    case DiagnosticKind::kInvalid: code = ErrorCode::kPolicyInvalid; break;
+    case DiagnosticKind::kSyntax: code = ErrorCode::kPolicySyntax; break;
+    case DiagnosticKind::kUntrusted: code = ErrorCode::kPolicyUntrusted; break;
     case DiagnosticKind::kUnreadable:
       code = first.message.starts_with("policy file not found") ? ErrorCode::kNotFound
                                                                 : ErrorCode::kIo;

@@ -1,13 +1,13 @@
 // Semantic stage: rules that combine keys or refer across sections ("X requires Y",
 // "X conflicts with Y"). Runs after the syntax stage on whatever parsed cleanly, and skips
 // values that were already reported so one mistake gives one message.
+#include "policy/internal.h"
+#include "policy/schema.h"
+
 #include <algorithm>
 #include <map>
 #include <set>
 #include <utility>
-
-#include "policy/internal.h"
-#include "policy/schema.h"
 
 namespace jitsec::policy::internal {
 namespace {
@@ -109,15 +109,15 @@ class Validator {
       std::vector<std::string> names;
       for (const auto& [n, p] : providers) names.push_back(n);
       std::string msg = "unknown provider " + Quote(cred.provider);
-      if (std::string s = Suggest(cred.provider, std::span<const std::string>(names));
-          !s.empty()) {
+      if (std::string s = Suggest(cred.provider, std::span<const std::string>(names)); !s.empty()) {
         msg += " (did you mean " + Quote(s) + "?)";
       }
       Report(pp, msg);
       return std::nullopt;
     }
     if (task.environments.empty()) {
-      Report(pp, "provider " + Quote(cred.provider) + " uses {env} but the task has no \"environments\"");
+      Report(pp, "provider " + Quote(cred.provider) +
+                     " uses {env} but the task has no \"environments\"");
       return std::nullopt;
     }
     std::optional<ProviderType> type;
@@ -132,10 +132,11 @@ class Validator {
         return std::nullopt;
       }
       if (type && *type != it->second.type) {
-        Report(pp, "provider " + Quote(cred.provider) + " resolves to providers of different "
-                       "types (" + std::string(ProviderTypeName(*type)) + " for " +
-                       Quote(first_env) + ", " + std::string(ProviderTypeName(it->second.type)) +
-                       " for " + Quote(env) + ")");
+        Report(pp, "provider " + Quote(cred.provider) +
+                       " resolves to providers of different "
+                       "types (" +
+                       std::string(ProviderTypeName(*type)) + " for " + Quote(first_env) + ", " +
+                       std::string(ProviderTypeName(it->second.type)) + " for " + Quote(env) + ")");
         return std::nullopt;
       }
       if (!type) first_env = env;
@@ -159,8 +160,9 @@ class Validator {
     std::string gp = cp + ".grants";
     if (*type == ProviderType::kPostgres) {
       if (doc_.Has(sp)) {
-        Report(sp, "\"secret\" is not allowed with a postgres provider (it uses the provider's "
-                   "admin_secret)");
+        Report(sp,
+               "\"secret\" is not allowed with a postgres provider (it uses the provider's "
+               "admin_secret)");
       }
     } else {
       if (!doc_.Has(sp)) {
@@ -174,7 +176,8 @@ class Validator {
         } else if (*type == ProviderType::kEnv && !IsEnvVarName(cred.secret)) {
           Report(sp, "secret " + Quote(cred.secret) +
                          " is not a variable name (an env provider reads jitsec's own "
-                         "environment; " + kEnvVarRule + ")");
+                         "environment; " +
+                         kEnvVarRule + ")");
         }
       }
       if (doc_.Has(gp)) {

@@ -1,14 +1,14 @@
 // Runs every policy in tests/data/policies: valid/ must load, each invalid/NAME.yaml must give
 // exactly the text of NAME.expected (all diagnostics joined by "\n").
+#include "policy/policy.h"
+#include "support/support.h"
+#include "test_util.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <vector>
-
-#include "policy/policy.h"
-#include "support/support.h"
-#include "test_util.h"
 
 namespace jitsec::policy {
 namespace {

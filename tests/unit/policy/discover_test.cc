@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
-
 #include "base/environment.h"
 #include "policy/policy.h"
 #include "support/support.h"
+
+#include <gtest/gtest.h>
 
 namespace jitsec::policy {
 namespace {

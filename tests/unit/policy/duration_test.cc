@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "policy/policy.h"
+
+#include <gtest/gtest.h>
 
 namespace jitsec::policy {
 namespace {
@@ -19,8 +19,8 @@ TEST(PolicyDurationTest, ParsesUnitsInOrder) {
 }
 
 TEST(PolicyDurationTest, RejectsEverythingElse) {
-  for (const char* bad : {"", "10", "m", "10 minutes", "10M", "1m1h", "1h1h", "-5s", "1.5h",
-                          " 10m", "10m ", "1d", "9999999999s", "10ms"}) {
+  for (const char* bad : {"", "10", "m", "10 minutes", "10M", "1m1h", "1h1h", "-5s", "1.5h", " 10m",
+                          "10m ", "1d", "9999999999s", "10ms"}) {
     EXPECT_FALSE(ParseDuration(bad).has_value()) << bad;
   }
 }

@@ -1,7 +1,7 @@
-#include <gtest/gtest.h>
-
 #include "policy/policy.h"
 #include "test_util.h"
+
+#include <gtest/gtest.h>
 
 namespace jitsec::policy {
 namespace {
@@ -135,10 +135,11 @@ TEST(PolicyParseTest, UnknownKeyWithoutCloseMatchHasNoSuggestion) {
 }
 
 TEST(PolicyParseTest, UnknownKeyInDeliverySuggestsAmongThatPlace) {
-  EXPECT_EQ(Errors("version: 1\ntasks:\n  t:\n    credentials:\n      A:\n        provider: store\n"
-                   "        secret: a\n        deliver:\n          - file: {env: X, fromat: raw}\n"),
-            "p.yaml:9:28: tasks.t.credentials.A.deliver[0].file: unknown key \"fromat\" (did you "
-            "mean \"format\"?)");
+  EXPECT_EQ(
+      Errors("version: 1\ntasks:\n  t:\n    credentials:\n      A:\n        provider: store\n"
+             "        secret: a\n        deliver:\n          - file: {env: X, fromat: raw}\n"),
+      "p.yaml:9:28: tasks.t.credentials.A.deliver[0].file: unknown key \"fromat\" (did you "
+      "mean \"format\"?)");
 }
 
 TEST(PolicyParseTest, HashIsSha256OfTheText) {

@@ -1,33 +1,55 @@
 #include "policy/schema.h"
 
+#include "support/support.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
 
-#include "support/support.h"
-
 namespace jitsec::policy {
 namespace {
 
 TEST(PolicySchemaTest, ListsTheKeysOfTheContract) {
-  for (const char* path :
-       {"version", "settings.store", "settings.state", "settings.audit.path",
-        "settings.audit.syslog", "providers.*.type", "providers.*.conninfo",
-        "providers.*.admin_secret", "providers.*.role_prefix", "environments.*.when.ci",
-        "environments.*.when.branch", "environments.*.when.repo", "environments.*.when.user",
-        "environments.*.approval", "tasks.*.description", "tasks.*.environments",
-        "tasks.*.default_environment", "tasks.*.commands", "tasks.*.max_duration",
-        "tasks.*.env.pass", "tasks.*.env.set", "tasks.*.credentials.*.provider",
-        "tasks.*.credentials.*.secret", "tasks.*.credentials.*.grants",
-        "tasks.*.credentials.*.ttl", "tasks.*.credentials.*.deliver[].file.env",
-        "tasks.*.credentials.*.deliver[].file.path", "tasks.*.credentials.*.deliver[].file.format",
-        "tasks.*.credentials.*.deliver[].file.template", "tasks.*.credentials.*.deliver[].stdin.format",
-        "tasks.*.credentials.*.deliver[].env.name", "tasks.*.credentials.*.deliver[].env.field",
-        "tasks.*.credentials.*.deliver[].env.unsafe", "tasks.*.sandbox.enabled",
-        "tasks.*.sandbox.network", "tasks.*.sandbox.filesystem.read",
-        "tasks.*.sandbox.filesystem.write", "tasks.*.sandbox.filesystem.deny",
-        "tasks.*.sandbox.protect"}) {
+  for (const char* path : {"version",
+                           "settings.store",
+                           "settings.state",
+                           "settings.audit.path",
+                           "settings.audit.syslog",
+                           "providers.*.type",
+                           "providers.*.conninfo",
+                           "providers.*.admin_secret",
+                           "providers.*.role_prefix",
+                           "environments.*.when.ci",
+                           "environments.*.when.branch",
+                           "environments.*.when.repo",
+                           "environments.*.when.user",
+                           "environments.*.approval",
+                           "tasks.*.description",
+                           "tasks.*.environments",
+                           "tasks.*.default_environment",
+                           "tasks.*.commands",
+                           "tasks.*.max_duration",
+                           "tasks.*.env.pass",
+                           "tasks.*.env.set",
+                           "tasks.*.credentials.*.provider",
+                           "tasks.*.credentials.*.secret",
+                           "tasks.*.credentials.*.grants",
+                           "tasks.*.credentials.*.ttl",
+                           "tasks.*.credentials.*.deliver[].file.env",
+                           "tasks.*.credentials.*.deliver[].file.path",
+                           "tasks.*.credentials.*.deliver[].file.format",
+                           "tasks.*.credentials.*.deliver[].file.template",
+                           "tasks.*.credentials.*.deliver[].stdin.format",
+                           "tasks.*.credentials.*.deliver[].env.name",
+                           "tasks.*.credentials.*.deliver[].env.field",
+                           "tasks.*.credentials.*.deliver[].env.unsafe",
+                           "tasks.*.sandbox.enabled",
+                           "tasks.*.sandbox.network",
+                           "tasks.*.sandbox.filesystem.read",
+                           "tasks.*.sandbox.filesystem.write",
+                           "tasks.*.sandbox.filesystem.deny",
+                           "tasks.*.sandbox.protect"}) {
     const SchemaKey* k = FindSchemaKey(path);
     ASSERT_NE(k, nullptr) << path;
     EXPECT_FALSE(k->type.empty()) << path;
@@ -52,8 +74,8 @@ TEST(PolicySchemaTest, EveryRowHasItsParentAndIsUnique) {
 }
 
 TEST(PolicySchemaTest, EveryLeafKeyIsUsedByTheEveryKeyExample) {
-  std::string text = ::jitsec::testing::ReadTextFile(
-      std::string(JITSEC_TEST_DATA_DIR) + "/policies/valid/every_key.yaml");
+  std::string text = ::jitsec::testing::ReadTextFile(std::string(JITSEC_TEST_DATA_DIR) +
+                                                     "/policies/valid/every_key.yaml");
   for (const SchemaKey& k : Schema()) {
     std::string_view leaf = k.path.substr(k.path.find_last_of('.') + 1);
     if (leaf == "*") continue;
@@ -64,8 +86,9 @@ TEST(PolicySchemaTest, EveryLeafKeyIsUsedByTheEveryKeyExample) {
 
 TEST(PolicySchemaTest, AllowedKeysAreTheFixedChildren) {
   auto top = AllowedKeys("");
-  EXPECT_EQ(std::vector<std::string>(top.begin(), top.end()),
-            (std::vector<std::string>{"version", "settings", "providers", "environments", "tasks"}));
+  EXPECT_EQ(
+      std::vector<std::string>(top.begin(), top.end()),
+      (std::vector<std::string>{"version", "settings", "providers", "environments", "tasks"}));
   auto entry = AllowedKeys("tasks.*.credentials.*.deliver[]");
   EXPECT_EQ(std::vector<std::string>(entry.begin(), entry.end()),
             (std::vector<std::string>{"file", "stdin", "env"}));

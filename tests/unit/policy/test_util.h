@@ -1,10 +1,10 @@
 // Helpers for the policy tests: parse a text and get all diagnostics as one string.
 #pragma once
 
+#include "policy/policy.h"
+
 #include <string>
 #include <string_view>
-
-#include "policy/policy.h"
 
 namespace jitsec::policy::testing {
 

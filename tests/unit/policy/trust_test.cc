@@ -1,9 +1,10 @@
-#include <gtest/gtest.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "policy/policy.h"
 #include "support/support.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace jitsec::policy {
 namespace {
@@ -35,8 +36,10 @@ TEST(PolicyTrustTest, RefusesGroupWritableFile) {
   auto f = dir / "policy.yaml";
   WriteTextFile(f, kValid, 0644);
   ASSERT_EQ(::chmod(f.c_str(), 0664), 0);
-  EXPECT_EQ(OnlyMessage(f), f.string() + ": policy file is writable by group or others (chmod "
-                                         "go-w " + f.string() + ")");
+  EXPECT_EQ(OnlyMessage(f), f.string() +
+                                ": policy file is writable by group or others (chmod "
+                                "go-w " +
+                                f.string() + ")");
   auto e = LoadPolicy(f);
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().code(), ErrorCode::kPolicyUntrusted);
@@ -79,10 +82,8 @@ TEST(PolicyTrustTest, RefusesFileOwnedByAnotherUser) {
   auto f = dir / "policy.yaml";
   WriteTextFile(f, kValid, 0644);
   ASSERT_EQ(::chown(f.c_str(), 4242, 4242), 0);
-  if (::getuid() == 0) {
-    // root is the caller: a file owned by uid 4242 is neither root's nor the caller's.
-    EXPECT_EQ(OnlyMessage(f), f.string() + ": policy file is owned by uid 4242, not by you or root");
-  }
+  // The caller is root: a file owned by uid 4242 is neither root's nor the caller's.
+  EXPECT_EQ(OnlyMessage(f), f.string() + ": policy file is owned by uid 4242, not by you or root");
 }
 
 TEST(PolicyTrustTest, RefusesDirectoryOwnedByAnotherUser) {
@@ -93,8 +94,8 @@ TEST(PolicyTrustTest, RefusesDirectoryOwnedByAnotherUser) {
   auto f = sub / "policy.yaml";
   WriteTextFile(f, kValid, 0644);
   ASSERT_EQ(::chown(sub.c_str(), 4242, 4242), 0);
-  EXPECT_EQ(OnlyMessage(f),
-            f.string() + ": directory " + sub.string() + " is owned by uid 4242, not by you or root");
+  EXPECT_EQ(OnlyMessage(f), f.string() + ": directory " + sub.string() +
+                                " is owned by uid 4242, not by you or root");
 }
 
 TEST(PolicyTrustTest, MissingFileIsOneClearDiagnostic) {
@@ -129,8 +130,9 @@ TEST(PolicyTrustTest, LoadPolicyGivesFirstErrorAndCount) {
   ASSERT_FALSE(e);
   EXPECT_EQ(e.error().code(), ErrorCode::kPolicyInvalid);
   EXPECT_EQ(e.error().message(),
-            f.string() + ":1:10: version: unsupported policy version \"3\" (this jitsec reads "
-                         "version 1) (and 2 more errors; run jitsec check)");
+            f.string() +
+                ":1:10: version: unsupported policy version \"3\" (this jitsec reads "
+                "version 1) (and 2 more errors; run jitsec check)");
 
   WriteTextFile(f, "version: 1\ntasks: [\n", 0600);
   auto s = LoadPolicy(f);

@@ -1,9 +1,9 @@
 // Rules between keys. Each invalid fixture in tests/data/policies/invalid covers one rule with
 // its exact text; these tests cover the accepted side of the same rules and combinations.
-#include <gtest/gtest.h>
-
 #include "policy/policy.h"
 #include "test_util.h"
+
+#include <gtest/gtest.h>
 
 namespace jitsec::policy {
 namespace {
@@ -65,10 +65,11 @@ TEST(PolicyValidateTest, SecretEnvDeliveryNeedsUnsafeAlsoForTheDefaultField) {
 }
 
 TEST(PolicyValidateTest, TtlEqualToMaxDurationIsAllowed) {
-  EXPECT_EQ(Errors(Task("    max_duration: 10m\n"
-                        "    credentials:\n"
-                        "      T: {provider: store, secret: t, ttl: 10m, deliver: [{stdin: {}}]}\n")),
-            "");
+  EXPECT_EQ(
+      Errors(Task("    max_duration: 10m\n"
+                  "    credentials:\n"
+                  "      T: {provider: store, secret: t, ttl: 10m, deliver: [{stdin: {}}]}\n")),
+      "");
 }
 
 TEST(PolicyValidateTest, OneMistakeGivesOneMessage) {
@@ -80,13 +81,15 @@ TEST(PolicyValidateTest, OneMistakeGivesOneMessage) {
 }
 
 TEST(PolicyValidateTest, HostileNamesAreRefusedWherever) {
-  std::string text = Task("    environments: [dev]\n"
-                          "    credentials:\n"
-                          "      DB:\n"
-                          "        provider: pg-dev\n"
-                          "        grants: [app, \"a\\\"; DROP ROLE y; --\", Upper, \"" +
-                          std::string(64, 'a') + "\"]\n"
-                          "        deliver: [{file: {env: F, format: pgpass}}]\n");
+  std::string text = Task(
+      "    environments: [dev]\n"
+      "    credentials:\n"
+      "      DB:\n"
+      "        provider: pg-dev\n"
+      "        grants: [app, \"a\\\"; DROP ROLE y; --\", Upper, \"" +
+      std::string(64, 'a') +
+      "\"]\n"
+      "        deliver: [{file: {env: F, format: pgpass}}]\n");
   std::string errors = Errors(text);
   EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 2) << errors;
   EXPECT_NE(errors.find("grants[1]: \"a\\\"; DROP ROLE y; --\" is not a valid PostgreSQL role"),
@@ -124,7 +127,8 @@ TEST(PolicyValidateTest, SandboxPathsAcceptTheDocumentedForms) {
 }
 
 TEST(PolicyValidateTest, EnvPassAcceptsGlobs) {
-  auto p = ParsePolicy(Task("    env: {pass: [PATH, \"LC_*\", \"XDG_?_HOME\", \"*\"]}\n"), "p.yaml");
+  auto p =
+      ParsePolicy(Task("    env: {pass: [PATH, \"LC_*\", \"XDG_?_HOME\", \"*\"]}\n"), "p.yaml");
   ASSERT_TRUE(p);
   EXPECT_EQ(p->tasks[0].env_pass.size(), 4u);
 }
@@ -137,12 +141,13 @@ TEST(PolicyValidateTest, BooleansAreTrueOrFalseOnly) {
 }
 
 TEST(PolicyValidateTest, SeveralProblemsInOneCredentialAreAllReported) {
-  std::string errors = Errors(Task("    credentials:\n"
-                                   "      T:\n"
-                                   "        provider: store\n"
-                                   "        deliver:\n"
-                                   "          - file: {env: A, format: pgpass}\n"
-                                   "          - env: {name: A}\n"));
+  std::string errors =
+      Errors(Task("    credentials:\n"
+                  "      T:\n"
+                  "        provider: store\n"
+                  "        deliver:\n"
+                  "          - file: {env: A, format: pgpass}\n"
+                  "          - env: {name: A}\n"));
   EXPECT_EQ(errors,
             "p.yaml:9:7: tasks.t.credentials.T: missing required key \"secret\" (provider "
             "\"store\" is of type store)\n"
