@@ -369,9 +369,16 @@ struct Redactor::State {
 
   void SaveHeld() {
     const uint64_t keep = in_end - resolved;
-    // The automaton depth bounds what is held: see Resolve.
-    if (keep > held_cap) __builtin_trap();
     const uint64_t held_base = in_base - held_len;
+    if (keep > held_cap) {
+      // Cannot happen (the automaton depth bounds what is held, see Resolve); if it ever
+      // did, grow rather than drop or emit bytes.
+      auto bigger = std::make_unique<char[]>(keep);
+      std::memcpy(bigger.get(), held.get(), held_len);
+      explicit_bzero(held.get(), held_cap);
+      held = std::move(bigger);
+      held_cap = keep;
+    }
     size_t n = 0;
     if (resolved < in_base) {
       n = in_base - resolved;
