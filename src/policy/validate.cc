@@ -258,6 +258,13 @@ class Validator {
           }
         }
         std::string pp = dp + ".file.path";
+        if (!d.path.empty() && !task.sandbox.enabled) {
+          // The file is mounted by the sandbox's mount namespace; without one there is no
+          // private place to put it.
+          Report(pp, "path " + Quote(d.path) +
+                         " needs the sandbox, and this task sets sandbox.enabled: false (use "
+                         "file: {env: VAR} instead)");
+        }
         if (!d.path.empty() && !doc_.Bad(pp)) {
           std::string norm = std::filesystem::path(d.path).lexically_normal().string();
           auto [it, inserted] = paths.emplace(norm, where);
