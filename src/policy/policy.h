@@ -165,7 +165,11 @@ tl::expected<Policy, std::vector<Diagnostic>> ParsePolicy(std::string_view yaml_
                                                           std::string_view display_name);
 
 // Trust check (not group/world-writable, owned by root or the caller; the same for the
-// directory), then ParsePolicy. Untrusted or unreadable files give one Diagnostic.
+// directory, where a sticky directory like /tmp may be world-writable), then ParsePolicy.
+// Untrusted or unreadable files give one Diagnostic ("FILE: message", line 0).
+// Names: tasks, environments and providers [a-z0-9][a-z0-9_.-]* (at most 64); credentials
+// [A-Z][A-Z0-9_]*; store secrets [A-Za-z0-9][A-Za-z0-9._-]*; an env provider's `secret` is a
+// variable name. YAML aliases and multi-document files are refused.
 tl::expected<Policy, std::vector<Diagnostic>> LoadPolicyFile(const std::filesystem::path& path);
 
 // LoadPolicyFile for callers that want one Error: kPolicyUntrusted/kPolicySyntax/kPolicyInvalid
