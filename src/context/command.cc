@@ -1,12 +1,12 @@
 // Command resolution (as execvp) and glob matching for policy `commands`. Parent side.
+#include "context/context.h"
+
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <string>
-
-#include "context/context.h"
 
 namespace jitsec::context {
 namespace {
@@ -17,11 +17,19 @@ enum class Candidate : uint8_t { kMissing, kDirectory, kNotExecutable, kExecutab
 
 Candidate Check(const fs::path& p) {
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return Candidate::kMissing;
-  if (S_ISDIR(st.st_mode)) return Candidate::kDirectory;
+  if (::stat(p.c_str(), &st) != 0) {
+    return Candidate::kMissing;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    return Candidate::kDirectory;
+  }
   // execve needs a regular file with execute permission for the effective ids (root: any x bit).
-  if (!S_ISREG(st.st_mode)) return Candidate::kNotExecutable;
-  if (::faccessat(AT_FDCWD, p.c_str(), X_OK, AT_EACCESS) != 0) return Candidate::kNotExecutable;
+  if (!S_ISREG(st.st_mode)) {
+    return Candidate::kNotExecutable;
+  }
+  if (::faccessat(AT_FDCWD, p.c_str(), X_OK, AT_EACCESS) != 0) {
+    return Candidate::kNotExecutable;
+  }
   return Candidate::kExecutable;
 }
 
@@ -34,7 +42,9 @@ fs::path Absolute(const fs::path& p, const fs::path& cwd) {
 Result<fs::path> ResolveCommand(std::string_view name, std::string_view path_var,
                                 const fs::path& cwd) {
   std::string n(name);
-  if (n.empty()) return Fail(ErrorCode::kCommandNotFound, "command not found: \"\"");
+  if (n.empty()) {
+    return Fail(ErrorCode::kCommandNotFound, "command not found: \"\"");
+  }
   if (n.find('\0') != std::string::npos) {
     return Fail(ErrorCode::kInvalidArgument, "command name contains a NUL byte");
   }
@@ -64,7 +74,9 @@ Result<fs::path> ResolveCommand(std::string_view name, std::string_view path_var
       case Candidate::kMissing:
       case Candidate::kDirectory: break;
     }
-    if (colon == std::string_view::npos) break;
+    if (colon == std::string_view::npos) {
+      break;
+    }
     rest = rest.substr(colon + 1);
   }
   if (seen_unexecutable) {
@@ -83,7 +95,9 @@ bool GlobMatch(std::string_view pattern, std::string_view text, bool pathname) {
   std::string p(pattern);
   std::string t(text);
   // fnmatch stops at a NUL: a pattern or text with one would match on a prefix only.
-  if (p.find('\0') != std::string::npos || t.find('\0') != std::string::npos) return false;
+  if (p.find('\0') != std::string::npos || t.find('\0') != std::string::npos) {
+    return false;
+  }
   return ::fnmatch(p.c_str(), t.c_str(), pathname ? FNM_PATHNAME : 0) == 0;
 }
 

@@ -18,9 +18,13 @@ namespace fs = std::filesystem;
 
 bool IsSet(const Environment& env, std::string_view name) {
   auto v = env.Get(name);
-  if (!v || v->empty()) return false;
+  if (!v || v->empty()) {
+    return false;
+  }
   std::string lower;
-  for (char c : *v) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char c : *v) {
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
   return lower != "false" && lower != "0" && lower != "no" && lower != "off";
 }
 
@@ -40,7 +44,9 @@ std::string UserName(const Environment& env, uid_t uid) {
     }
     break;
   }
-  if (auto user = env.Get("USER"); user && !user->empty()) return *user;
+  if (auto user = env.Get("USER"); user && !user->empty()) {
+    return *user;
+  }
   return std::to_string(uid);
 }
 
@@ -56,20 +62,30 @@ bool SameFile(const char* a, const char* b) {
 Result<fs::path> CurrentDirectory(const Environment& env) {
   std::vector<char> buf(4096);
   while (::getcwd(buf.data(), buf.size()) == nullptr) {
-    if (errno != ERANGE) return FailErrno(ErrorCode::kIo, "getcwd");
+    if (errno != ERANGE) {
+      return FailErrno(ErrorCode::kIo, "getcwd");
+    }
     buf.resize(buf.size() * 2);
   }
   fs::path physical(buf.data());
   auto pwd = env.Get("PWD");
-  if (!pwd || pwd->empty() || (*pwd)[0] != '/') return physical;
+  if (!pwd || pwd->empty() || (*pwd)[0] != '/') {
+    return physical;
+  }
   fs::path logical(*pwd);
   for (const auto& part : logical) {
-    if (part == "." || part == "..") return physical;
+    if (part == "." || part == "..") {
+      return physical;
+    }
   }
   // "/a/b/" names the same directory as "/a/b": keep the form without the trailing slash.
   std::string text = logical.lexically_normal().string();
-  while (text.size() > 1 && text.back() == '/') text.pop_back();
-  if (!SameFile(text.c_str(), physical.c_str())) return physical;
+  while (text.size() > 1 && text.back() == '/') {
+    text.pop_back();
+  }
+  if (!SameFile(text.c_str(), physical.c_str())) {
+    return physical;
+  }
   return fs::path(text);
 }
 
@@ -90,9 +106,13 @@ std::string DetectCi(const Environment& env) {
       {"CODEBUILD_BUILD_ID", "codebuild"},
   }};
   for (const auto& [var, name] : kSystems) {
-    if (IsSet(env, var)) return std::string(name);
+    if (IsSet(env, var)) {
+      return std::string(name);
+    }
   }
-  if (IsSet(env, "CI")) return "generic";
+  if (IsSet(env, "CI")) {
+    return "generic";
+  }
   return "";
 }
 

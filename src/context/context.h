@@ -4,6 +4,9 @@
 // fails a run because of a broken .git. Parent side.
 #pragma once
 
+#include "base/environment.h"
+#include "base/error.h"
+
 #include <sys/types.h>
 
 #include <filesystem>
@@ -12,9 +15,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include "base/environment.h"
-#include "base/error.h"
 
 namespace jitsec::context {
 
@@ -29,8 +29,9 @@ struct RunContext {
   std::filesystem::path cwd;
   std::optional<GitInfo> git;
   bool ci = false;
-  std::string ci_system;  // "github-actions", "gitlab", "buildkite", "jenkins", "circleci", "generic"
-  std::string user;       // login name of the real uid
+  std::string
+      ci_system;     // "github-actions", "gitlab", "buildkite", "jenkins", "circleci", "generic"
+  std::string user;  // login name of the real uid
   uid_t uid = 0;
   gid_t gid = 0;
   std::string home;

@@ -1,13 +1,13 @@
+#include "base/environment.h"
+#include "context/context.h"
+#include "support/support.h"
+
 #include <pwd.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <map>
 #include <string>
-
-#include "base/environment.h"
-#include "context/context.h"
-#include "support/support.h"
 
 namespace jitsec::context {
 namespace {
@@ -26,6 +26,8 @@ class ScopedChdir {
   }
   ScopedChdir(const ScopedChdir&) = delete;
   ScopedChdir& operator=(const ScopedChdir&) = delete;
+  ScopedChdir(ScopedChdir&&) = delete;
+  ScopedChdir& operator=(ScopedChdir&&) = delete;
 
  private:
   fs::path old_;
@@ -84,11 +86,11 @@ TEST(CaptureTest, CollectsWorkspaceCiUserAndEnvironment) {
   ScopedChdir cd(repo / "sub");
 
   MapEnvironment env(std::map<std::string, std::string>{{"PWD", (repo / "sub").string()},
-                      {"HOME", "/home/jitsec-test"},
-                      {"GITHUB_ACTIONS", "true"},
-                      {"CI", "true"},
-                      {"USER", "someone-else"},
-                      {"PATH", "/usr/bin:/bin"}});
+                                                        {"HOME", "/home/jitsec-test"},
+                                                        {"GITHUB_ACTIONS", "true"},
+                                                        {"CI", "true"},
+                                                        {"USER", "someone-else"},
+                                                        {"PATH", "/usr/bin:/bin"}});
   auto ctx = Capture(env);
   ASSERT_TRUE(ctx.has_value()) << ctx.error().message();
 

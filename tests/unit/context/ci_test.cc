@@ -1,10 +1,10 @@
-#include <map>
-#include <string>
-#include <vector>
-
 #include "base/environment.h"
 #include "context/context.h"
 #include "support/support.h"
+
+#include <map>
+#include <string>
+#include <vector>
 
 namespace jitsec::context {
 namespace {
@@ -44,7 +44,9 @@ TEST(DetectCiTest, NamesTheSystemFromItsVariables) {
   for (const auto& c : cases) {
     MapEnvironment env(c.env);
     std::string described;
-    for (const auto& [k, v] : c.env) described += k + "=" + v + " ";
+    for (const auto& [k, v] : c.env) {
+      described.append(k).append("=").append(v).append(" ");
+    }
     EXPECT_EQ(DetectCi(env), c.expected) << "env: " << described;
   }
 }

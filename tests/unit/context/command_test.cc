@@ -1,11 +1,11 @@
+#include "context/context.h"
+#include "support/support.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
-
-#include "context/context.h"
-#include "support/support.h"
 
 namespace jitsec::context {
 namespace {
@@ -70,8 +70,8 @@ TEST_F(ResolveCommandTest, DirectoriesOnPathAreSkipped) {
 
 TEST_F(ResolveCommandTest, EmptyPathEntryMeansTheWorkingDirectory) {
   WriteTextFile(tmp_ / "cwd" / "local", kScript, 0755);
-  for (const std::string& path : {Dir("a") + ":", ":" + Dir("a"), Dir("a") + "::" + Dir("b"),
-                                  std::string()}) {
+  for (const std::string& path :
+       {Dir("a") + ":", ":" + Dir("a"), Dir("a") + "::" + Dir("b"), std::string()}) {
     auto r = ResolveCommand("local", path, tmp_ / "cwd");
     ASSERT_TRUE(r.has_value()) << "PATH=" << path << ": " << r.error().message();
     EXPECT_EQ(*r, tmp_ / "cwd" / "local");

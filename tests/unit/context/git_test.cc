@@ -1,11 +1,11 @@
+#include "context/context.h"
+#include "support/support.h"
+
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include "context/context.h"
-#include "support/support.h"
 
 namespace jitsec::context {
 namespace {
@@ -18,7 +18,9 @@ using jitsec::testing::WriteTextFile;
 
 std::string GitBinary() {
   for (const char* p : {"/usr/bin/git", "/usr/local/bin/git", "/bin/git"}) {
-    if (::access(p, X_OK) == 0) return p;
+    if (::access(p, X_OK) == 0) {
+      return p;
+    }
   }
   return "";
 }
@@ -28,7 +30,9 @@ class GitRepoTest : public ::testing::Test {
  protected:
   void SetUp() override {
     git_ = GitBinary();
-    if (git_.empty()) GTEST_SKIP() << "git is not installed";
+    if (git_.empty()) {
+      GTEST_SKIP() << "git is not installed";
+    }
     env_ = {{"HOME", tmp_.path().string()},
             {"PATH", "/usr/local/bin:/usr/bin:/bin"},
             {"GIT_CONFIG_NOSYSTEM", "1"},
@@ -47,7 +51,9 @@ class GitRepoTest : public ::testing::Test {
     opts.cwd = cwd;
     auto r = RunProcess(args, opts);
     EXPECT_EQ(r.status, 0) << "git " << args[1] << ": " << r.err;
-    while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+    while (!r.out.empty() && r.out.back() == '\n') {
+      r.out.pop_back();
+    }
     return r.out;
   }
 
@@ -175,8 +181,8 @@ TEST_F(GitRepoTest, UnbornBranchHasTheBranchAndNoCommit) {
 TEST_F(GitRepoTest, CredentialsInTheOriginUrlDoNotSurvive) {
   fs::path repo = tmp_ / "app";
   InitWithCommit(repo);
-  Git(repo, {"remote", "add", "origin",
-             "https://deploy:ghp_SECRETTOKEN123@github.com/acme/app.git"});
+  Git(repo,
+      {"remote", "add", "origin", "https://deploy:ghp_SECRETTOKEN123@github.com/acme/app.git"});
 
   auto info = ReadGit(repo);
   ASSERT_TRUE(info.has_value());
@@ -240,10 +246,9 @@ constexpr std::string_view kOidB = "2222222222222222222222222222222222222222";
 
 TEST_F(HandBuiltRepoTest, PackedRefsSkipCommentsAndPeelLines) {
   Write("HEAD", "ref: refs/heads/release/1.0\n");
-  Write("packed-refs",
-        "# pack-refs with: peeled fully-peeled sorted \n" + std::string(kOidB) +
-            " refs/heads/main\n" + std::string(kOidA) + " refs/heads/release/1.0\n^" +
-            std::string(kOidB) + "\n");
+  Write("packed-refs", "# pack-refs with: peeled fully-peeled sorted \n" + std::string(kOidB) +
+                           " refs/heads/main\n" + std::string(kOidA) +
+                           " refs/heads/release/1.0\n^" + std::string(kOidB) + "\n");
 
   auto info = ReadGit(root());
   ASSERT_TRUE(info.has_value());
@@ -323,7 +328,8 @@ TEST_F(HandBuiltRepoTest, OriginUrlIsParsedWithGitConfigSyntax) {
        "[REMOTE \"origin\"] # c\n  URL=git@github.com:acme/app.git ; trailing\n",
        "github.com/acme/app"},
       // Quotes (a "#" inside them is not a comment) and escapes.
-      {"[remote \"origin\"]\n url = \"https://host.example/a;b/repo\" # c\n", "host.example/a;b/repo"},
+      {"[remote \"origin\"]\n url = \"https://host.example/a;b/repo\" # c\n",
+       "host.example/a;b/repo"},
       {"[remote \"origin\"]\n url = \"ssh://git@host.example:2222/a/b\\\"c\"\n",
        "host.example/a/b\"c"},
       // Subsection names are case-sensitive.

@@ -1,8 +1,8 @@
-#include <string>
-#include <vector>
-
 #include "context/context.h"
 #include "support/support.h"
+
+#include <string>
+#include <vector>
 
 namespace jitsec::context {
 namespace {
