@@ -111,6 +111,21 @@ int OpenTarget(int root_fd, const char* rel, bool create, bool is_dir) noexcept 
   return -1;
 }
 
+// dir + "/" + name into buf (PATH_MAX). False (ENAMETOOLONG) when it does not fit.
+bool JoinPath(const char* dir, const char* name, char* buf) noexcept {
+  size_t dlen = std::strlen(dir);
+  size_t nlen = std::strlen(name);
+  if (dlen + 1 + nlen + 1 > PATH_MAX) {
+    errno = ENAMETOOLONG;
+    return false;
+  }
+  std::memcpy(buf, dir, dlen);
+  size_t at = dlen;
+  if (dlen > 0 && buf[dlen - 1] != '/') buf[at++] = '/';
+  std::memcpy(buf + at, name, nlen + 1);
+  return true;
+}
+
 // A detached, recursive clone of a host path (no link followed anywhere in it).
 int CloneTree(const char* path, bool read_only) noexcept {
   int src = OpenAt2(AT_FDCWD, path, O_PATH | O_CLOEXEC, RESOLVE_NO_SYMLINKS);
@@ -156,15 +171,7 @@ bool CloneSources(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
         if (scratch[k] < 0) return false;
         ++k;
         for (const auto& name : op.writable_entries) {
-          size_t plen = op.path.size();
-          if (plen + 1 + name.size() >= sizeof buf) {
-            errno = ENAMETOOLONG;
-            return false;
-          }
-          std::memcpy(buf, op.path.c_str(), plen);
-          size_t at = plen;
-          if (plen > 1) buf[at++] = '/';
-          std::memcpy(buf + at, name.c_str(), name.size() + 1);
+          if (!JoinPath(op.path.c_str(), name.c_str(), buf)) return false;
           scratch[k] = CloneTree(buf, /*read_only=*/false);
           // Links cannot carry a mount, and an entry removed meanwhile needs none.
           if (scratch[k] < 0 && errno != ELOOP && errno != ENOENT) return false;
@@ -172,10 +179,80 @@ bool CloneSources(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
         }
         break;
       }
+      case MountKind::kMirror:
+        for (const auto& e : op.mirror) {
+          scratch[k] = -1;
+          if (e.type != MirrorEntry::Type::kLink) {
+            if (!JoinPath(op.path.c_str(), e.name.c_str(), buf)) return false;
+            scratch[k] = CloneTree(buf, !op.mirror_writable);
+            if (scratch[k] < 0 && errno != ELOOP && errno != ENOENT) return false;
+          }
+          ++k;
+        }
+        break;
+      case MountKind::kSecret:
+        scratch[k++] = -1;  // filled by CopySecrets once the staging tmpfs exists
+        break;
       case MountKind::kPrivateTmp:
       case MountKind::kDenyDir:
       case MountKind::kDenyFile: break;
     }
+  }
+  return true;
+}
+
+// Copies each delivered memfd of a `file: {path}` delivery into a 0400 file of the staging
+// tmpfs (mounted at kBase) and clones it read-only into its slot.
+bool CopySecrets(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int* scratch) noexcept {
+  size_t k = 0;
+  for (const auto& op : sb.mounts.ops) {
+    if (op.kind != MountKind::kSecret) {
+      k += SourceSlots(op);
+      continue;
+    }
+    int src = -1;
+    for (const auto& m : spec.fds) {
+      if (m.target == op.secret_fd_target) src = m.source;
+    }
+    if (src < 0) {
+      errno = EBADF;
+      return false;
+    }
+    char name[48] = "/tmp/secret-";
+    char num[32];
+    std::memcpy(name + 12, FdPath(int(k), num) + 14, 12);
+    int f = ::open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+    if (f < 0) return false;
+    char buf[4096];
+    off_t off = 0;
+    bool ok = true;
+    while (ok) {
+      ssize_t n = ::pread(src, buf, sizeof buf, off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        ok = n == 0;
+        break;
+      }
+      for (ssize_t done = 0; ok && done < n;) {
+        ssize_t w = ::write(f, buf + done, size_t(n - done));
+        if (w < 0 && errno == EINTR) continue;
+        ok = w > 0;
+        done += w > 0 ? w : 0;
+      }
+      off += n;
+    }
+    ::explicit_bzero(buf, sizeof buf);
+    CloseQuietly(f);
+    if (!ok) return false;
+    int tree = int(::open_tree(AT_FDCWD, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (tree < 0) return false;
+    struct mount_attr attr {};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+      CloseQuietly(tree);
+      return false;
+    }
+    scratch[k++] = tree;
   }
   return true;
 }
@@ -231,7 +308,7 @@ fail:
 }
 
 // Phase 2 onwards. Returns false with errno set.
-bool SetupMounts(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
+bool SetupMounts(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int* scratch) noexcept {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
   if (!CloneSources(sb, scratch)) return false;
 
@@ -247,6 +324,7 @@ bool SetupMounts(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
     ::close(f);
     empty = ::open("/tmp/empty", O_PATH | O_CLOEXEC);
     if (empty < 0) return false;
+    if (!CopySecrets(sb, spec, scratch)) return false;
   }
 
   // The new root: the clone of "/" when it is a tree, else an empty tmpfs (made read-only last).
@@ -317,6 +395,60 @@ bool SetupMounts(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
                                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
                                       "mode=000,size=4k,nr_inodes=1");
         break;
+      case MountKind::kMirror: {
+        target = OpenTarget(root, rel, false, true);
+        ok = target >= 0 && MountAtFd("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+        int dir = -1;
+        if (ok) {
+          dir = rel[0] == '\0' ? ::open(kBase, O_PATH | O_DIRECTORY | O_CLOEXEC)
+                                : OpenAt2(root, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, kBeneath);
+          ok = dir >= 0;
+        }
+        for (const auto& e : op.mirror) {
+          int tree = scratch[k++];  // closed with the others after the loop
+          if (!ok) continue;
+          const char* name = e.name.c_str();
+          if (e.type == MirrorEntry::Type::kLink) {
+            ok = ::symlinkat(e.link_target.c_str(), dir, name) == 0;
+            continue;
+          }
+          if (tree < 0) continue;
+          if (e.type == MirrorEntry::Type::kDir) {
+            ok = ::mkdirat(dir, name, 0755) == 0;
+          } else {
+            int f = ::openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+            ok = f >= 0;
+            CloseQuietly(f);
+          }
+          int t = ok ? OpenAt2(dir, name, O_PATH | O_CLOEXEC, kBeneath) : -1;
+          ok = ok && t >= 0 && Attach(tree, t);
+          CloseQuietly(t);
+        }
+        for (const auto& file : op.create_files) {
+          if (!ok) break;
+          int t = OpenTarget(dir, file.c_str(), /*create=*/true, /*is_dir=*/false);
+          ok = t >= 0;
+          CloseQuietly(t);
+        }
+        if (ok) {
+          struct mount_attr attr {};
+          attr.attr_set = MOUNT_ATTR_RDONLY;
+          ok = ::mount_setattr(dir, "", AT_EMPTY_PATH, &attr, sizeof attr) == 0;
+        }
+        CloseQuietly(dir);
+        if (ok && rel[0] == '\0') {  // the root itself is now the mirror
+          CloseQuietly(root);
+          root = ::open(kBase, O_PATH | O_DIRECTORY | O_CLOEXEC);
+          ok = root >= 0;
+        }
+        break;
+      }
+      case MountKind::kSecret: {
+        int tree = scratch[k++];
+        target = OpenTarget(root, rel, /*create=*/true, /*is_dir=*/false);
+        ok = tree >= 0 && target >= 0 && Attach(tree, target);
+        break;
+      }
       case MountKind::kDenyFile: {
         target = OpenTarget(root, rel, false, false);
         if (target < 0 && errno == ENOENT) break;
@@ -335,6 +467,7 @@ bool SetupMounts(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
     CloseQuietly(target);
     if (!ok) return false;
   }
+  // Every slot, including the root's (scratch[0] when "/" is a tree), is closed exactly once.
   for (size_t i = 0; i < k; ++i) CloseQuietly(scratch[i]);
   CloseQuietly(empty);
 
@@ -374,6 +507,14 @@ bool AddInsideRules(const PreparedSandbox::Impl& sb) noexcept {
       return false;
     }
     bool ok = AddLandlockRule(sb.landlock, fd, r.access);
+    CloseQuietly(fd);
+    if (!ok) return false;
+  }
+  for (const auto& op : sb.mounts.ops) {
+    if (op.kind != MountKind::kSecret) continue;
+    int fd = ::open(op.path.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return false;
+    bool ok = AddLandlockRule(sb.landlock, fd, sb.landlock_read);
     CloseQuietly(fd);
     if (!ok) return false;
   }
@@ -465,7 +606,7 @@ void RunInit(const InitArgs& a) noexcept {
   if (n != 1) ::_exit(125);  // the parent is gone or gave up
   CloseQuietly(a.release_fd);
 
-  if (!SetupMounts(sb, a.scratch)) Fail(a.report_fd, ChildStep::kMounts);
+  if (!SetupMounts(sb, *a.command, a.scratch)) Fail(a.report_fd, ChildStep::kMounts);
   if (!AddInsideRules(sb)) Fail(a.report_fd, ChildStep::kLandlock);
   if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);
   if (sb.plan.network == policy::Network::kNone && !LoopbackUp()) {

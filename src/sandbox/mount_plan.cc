@@ -18,6 +18,8 @@ std::string_view MountKindName(MountKind k) {
     case MountKind::kProtect: return "protected";
     case MountKind::kDenyDir: return "denied directory";
     case MountKind::kDenyFile: return "denied file";
+    case MountKind::kMirror: return "mirrored";
+    case MountKind::kSecret: return "secret file";
   }
   return "?";
 }
@@ -48,7 +50,21 @@ class RealPaths final : public PathLookup {
     fs::path c = fs::weakly_canonical(p, ec);
     return ec ? p : c;
   }
+  std::string ReadLink(const fs::path& p) const override {
+    std::error_code ec;
+    fs::path t = fs::read_symlink(p, ec);
+    return ec ? std::string() : t.string();
+  }
 };
+
+MountOp Op(MountKind k, std::string path, bool is_dir, std::vector<std::string> entries = {}) {
+  MountOp op;
+  op.kind = k;
+  op.path = std::move(path);
+  op.is_dir = is_dir;
+  op.writable_entries = std::move(entries);
+  return op;
+}
 
 int Depth(const std::string& p) {
   if (p == "/") return 0;
@@ -71,8 +87,10 @@ int Priority(MountKind k) {
     case MountKind::kProtect: return 2;
     case MountKind::kDenyDir:
     case MountKind::kDenyFile: return 3;
+    case MountKind::kMirror: return 4;
+    case MountKind::kSecret: return 5;
   }
-  return 4;
+  return 6;
 }
 
 struct WriteRoot {
@@ -122,7 +140,7 @@ class Planner {
           missing.emplace_back(p, true);
           continue;
         }
-        Add({MountKind::kProtect, p, i.is_dir, {}});
+        Add(Op(MountKind::kProtect, p, i.is_dir));
       }
     }
     for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden}) {
@@ -135,7 +153,7 @@ class Planner {
           if (s == Seen::kWritable) missing.emplace_back(p, false);
           continue;
         }
-        Add({i.is_dir ? MountKind::kDenyDir : MountKind::kDenyFile, p, i.is_dir, {}});
+        Add(Op(i.is_dir ? MountKind::kDenyDir : MountKind::kDenyFile, p, i.is_dir));
       }
     }
     for (const auto& [p, is_protect] : missing) {
@@ -144,11 +162,12 @@ class Planner {
       if (Access(a) != Seen::kWritable) continue;
       bool dup = false;
       for (const auto& op : out_.ops) dup = dup || (op.kind == MountKind::kFreeze && op.path == a);
-      if (!dup) Add({MountKind::kFreeze, a, true, fs_.List(a)});
+      if (!dup) Add(Op(MountKind::kFreeze, a, true, fs_.List(a)));
       out_.warnings.push_back(std::string(is_protect ? "protected" : "denied") + " path \"" + p +
                               "\" does not exist: nothing can be created directly in \"" + a +
                               "\" during the run");
     }
+    JITSEC_TRY(AddSecrets());
     std::stable_sort(out_.ops.begin(), out_.ops.end(), [](const MountOp& x, const MountOp& y) {
       int dx = Depth(x.path);
       int dy = Depth(y.path);
@@ -187,7 +206,56 @@ class Planner {
     return placed;
   }
 
-  void AddTree(MountKind k, const std::string& p, bool is_dir) { Add({k, p, is_dir, {}}); }
+  Status AddSecrets() {
+    for (const auto& m : plan_.secret_mounts) {
+      std::string t = m.target.string();
+      Seen s = Access(t);
+      PathInfo i = fs_.Stat(t);
+      if (i.exists && (s == Seen::kReadOnly || s == Seen::kWritable)) {
+        if (i.is_dir || i.is_symlink) {
+          return Fail(ErrorCode::kPolicyInvalid,
+                      "file delivery path \"" + t + "\" is a directory or a symbolic link");
+        }
+      } else if (s == Seen::kReadOnly || s == Seen::kWritable) {
+        std::string a = fs::path(t).parent_path().string();
+        while (a != "/" && !fs_.Stat(a).exists) a = fs::path(a).parent_path().string();
+        if (!fs_.Stat(a).is_dir) {
+          return Fail(ErrorCode::kPolicyInvalid,
+                      "file delivery path \"" + t + "\": \"" + a + "\" is not a directory");
+        }
+        MountOp* mirror = nullptr;
+        for (auto& op : out_.ops) {
+          if (op.kind == MountKind::kMirror && op.path == a) mirror = &op;
+        }
+        if (mirror == nullptr) {
+          MountOp op = Op(MountKind::kMirror, a, true);
+          op.mirror_writable = s == Seen::kWritable;
+          for (const auto& name : fs_.List(a)) {
+            fs::path e = fs::path(a) / name;
+            PathInfo ei = fs_.Stat(e);
+            MirrorEntry me{name, MirrorEntry::Type::kFile, {}};
+            if (ei.is_symlink) {
+              me.type = MirrorEntry::Type::kLink;
+              me.link_target = fs_.ReadLink(e);
+            } else if (ei.is_dir) {
+              me.type = MirrorEntry::Type::kDir;
+            }
+            op.mirror.push_back(std::move(me));
+          }
+          Add(std::move(op));
+          mirror = &out_.ops.back();
+        }
+        mirror->create_files.push_back(t.substr(a == "/" ? 1 : a.size() + 1));
+      }
+      // Otherwise T is in a tmpfs of the new root (or nowhere): the init creates it there.
+      MountOp op = Op(MountKind::kSecret, t, false);
+      op.secret_fd_target = m.fd_target;
+      Add(std::move(op));
+    }
+    return Ok();
+  }
+
+  void AddTree(MountKind k, const std::string& p, bool is_dir) { Add(Op(k, p, is_dir)); }
   void Add(MountOp op) { out_.ops.push_back(std::move(op)); }
 
   // How `p` is seen inside given the ops so far: the deepest tree containing it decides, then a

@@ -22,6 +22,8 @@ enum class MountKind : uint8_t {
   kProtect,        // rbind the host path onto itself, recursively read-only
   kDenyDir,        // an empty, mode 000, read-only tmpfs on top
   kDenyFile,       // an empty, mode 000 file from the staging tmpfs, bound read-only on top
+  kMirror,         // a tmpfs on `path` re-populated with its entries (see below)
+  kSecret,         // a copy of a delivered memfd, bound read-only at `path`
 };
 std::string_view MountKindName(MountKind k);
 
@@ -32,11 +34,30 @@ std::string_view MountKindName(MountKind k);
 // or removed directly in A) and every entry A had at prepare time is bound back as it was (so
 // its content stays writable). The cost, reported as a plan warning: new entries cannot be
 // created directly in A during the run.
+//
+// A `file: {path: T}` delivery is a sealed memfd, and the kernel refuses to bind-mount a memfd
+// (it lives on an internal mount). The init copies its content into a mode 0400 file on a
+// private staging tmpfs (memory, like the memfd; never the host's disk) and binds that file
+// read-only at T. When T does not exist, its mount point cannot be created on the host view
+// without a side effect (or at all, below a read-only tree): the nearest existing ancestor A is
+// then "mirrored": a tmpfs on A holding, for every entry A has, a mount point with the host
+// entry bound back (read-only unless A is writable inside) or the same symbolic link, plus the
+// directories leading to T. The mirror is made read-only once T's mount point exists.
+struct MirrorEntry {
+  std::string name;
+  enum class Type : uint8_t { kDir, kFile, kLink } type = MirrorEntry::Type::kFile;
+  std::string link_target;  // kLink
+};
+
 struct MountOp {
   MountKind kind = MountKind::kBindReadOnly;
   std::string path;  // absolute, normalised; the same path on the host and inside
   bool is_dir = true;  // what the mount point must be if it has to be created
   std::vector<std::string> writable_entries;  // kFreeze: names in `path` re-bound as they are
+  std::vector<MirrorEntry> mirror;            // kMirror: the entries of `path` on the host
+  bool mirror_writable = false;               // kMirror: entries re-bound as they are
+  std::vector<std::string> create_files;      // kMirror: secret mount points below `path`
+  int secret_fd_target = -1;                  // kSecret: the child's fd number of the memfd
 };
 
 // What the mount planner needs to know about a host path (lstat semantics).
@@ -53,6 +74,8 @@ class PathLookup {
   virtual std::vector<std::string> List(const std::filesystem::path& dir) const = 0;
   // The path with every symbolic link resolved (missing trailing components kept as written).
   virtual std::filesystem::path Canonical(const std::filesystem::path& p) const = 0;
+  // The target of a symbolic link (empty when it is none).
+  virtual std::string ReadLink(const std::filesystem::path& p) const = 0;
 };
 // The real file system.
 const PathLookup& HostPaths();

@@ -117,6 +117,21 @@ int CapLast() {
 
 }  // namespace
 
+size_t SourceSlots(const MountOp& op) {
+  switch (op.kind) {
+    case MountKind::kBindReadOnly:
+    case MountKind::kBindWritable:
+    case MountKind::kProtect:
+    case MountKind::kSecret: return 1;
+    case MountKind::kFreeze: return 1 + op.writable_entries.size();
+    case MountKind::kMirror: return op.mirror.size();
+    case MountKind::kPrivateTmp:
+    case MountKind::kDenyDir:
+    case MountKind::kDenyFile: return 0;
+  }
+  return 0;
+}
+
 PreparedSandbox::PreparedSandbox(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PreparedSandbox::PreparedSandbox(PreparedSandbox&&) noexcept = default;
 PreparedSandbox& PreparedSandbox::operator=(PreparedSandbox&&) noexcept = default;
@@ -131,18 +146,14 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
   for (const auto& w : impl->mounts.warnings) log::Warn("sandbox: {}", w);
   for (const auto& op : impl->mounts.ops) {
     impl->rels.push_back(op.path == "/" ? std::string() : op.path.substr(1));
-    switch (op.kind) {
-      case MountKind::kBindReadOnly:
-      case MountKind::kBindWritable:
-      case MountKind::kProtect: impl->source_count += 1; break;
-      case MountKind::kFreeze: impl->source_count += 1 + op.writable_entries.size(); break;
-      case MountKind::kDenyFile: impl->needs_staging = true; break;
-      case MountKind::kPrivateTmp:
-      case MountKind::kDenyDir: break;
+    impl->source_count += SourceSlots(op);
+    if (op.kind == MountKind::kDenyFile || op.kind == MountKind::kSecret) {
+      impl->needs_staging = true;
     }
   }
   JITSEC_ASSIGN_OR_RETURN(impl->landlock, PrepareLandlock(plan, kernel.landlock_abi));
   impl->landlock_full = LandlockFullAccess(impl->landlock.abi);
+  impl->landlock_read = LandlockReadAccess(impl->landlock.abi);
   impl->landlock_proc = LandlockReadAccess(impl->landlock.abi) |
                         (landlock_abi::kFsWriteFile & impl->landlock_full);
   if (plan.seccomp) {

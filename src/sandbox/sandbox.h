@@ -19,6 +19,35 @@
 
 namespace jitsec::sandbox {
 
+// Design (implemented in namespaces.cc, child_apply.cc, mount_plan.cc):
+//  - Launch: report pipe (O_CLOEXEC, raised above every fd target) and release pipe; clone3
+//    with CLONE_PIDFD and CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS (+NEWNET unless network
+//    host), clone() when clone3 is ENOSYS. The parent writes setgroups "deny", uid_map "U U 1"
+//    and gid_map "G G 1" (the caller's real ids), sends the release byte, then reads the report
+//    pipe: EOF = the command exec'd.
+//  - The init (pid 1, no exec): PDEATHSIG(SIGKILL), waits for the release (EOF = the parent
+//    died first), builds the root, sets hostname and loopback, forks the command, closes every
+//    descriptor, forwards INT/TERM/HUP/QUIT/WINCH/USR1/USR2, reaps, and when the command exits
+//    kills the rest of the namespace and exits with its status (128+N for a signal).
+//  - Mounts, by descriptor: every source is opened with openat2(RESOLVE_NO_SYMLINKS) and cloned
+//    with open_tree(OPEN_TREE_CLONE|AT_RECURSIVE) before anything is mounted; read trees get
+//    mount_setattr(RDONLY, recursive); targets are opened below the new root with
+//    RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH and reached with move_mount. The new root is built at
+//    the old root's /tmp (the clone of "/" when "/" is read, else a tmpfs made read-only),
+//    then pivot_root(".", ".") and a lazy detach of the old root.
+//    Ordering: path depth, then trees < freezes < protects < denies < mirrors < secrets.
+//    Protect/jitsec_readonly: read-only rebind (only where the path is writable inside).
+//    Deny/jitsec_hidden: an empty mode-000 read-only tmpfs (dirs) or an empty mode-000 file
+//    (files). A protected or denied path that does not exist: its nearest existing ancestor is
+//    frozen (see mount_plan.h): no host side effect, at the cost of not being able to create
+//    entries directly in that ancestor during the run (Prepare logs a warning).
+//    `file: {path}`: memfds cannot be bind-mounted, so the init copies the content into a
+//    0400 file on a private staging tmpfs and binds it read-only (mount_plan.h, kMirror).
+//    Plan paths that go through a symbolic link inside a writable tree are refused.
+//  - The command: fd table, signals, setsid/pdeathsig/cwd, no_new_privs, capabilities dropped
+//    (locked securebits NOROOT|NO_SETUID_FIXUP, bounding set, ambient, capset), Landlock (with
+//    extra rules for the private /tmp, /dev, /proc and secret files), seccomp, exec.
+
 // What this kernel offers. Probed once and cached in the state directory, keyed by release.
 struct KernelFeatures {
   std::string release;
@@ -74,7 +103,8 @@ struct SandboxPlan {
                                             const PlanInputs& inputs,
                                             const KernelFeatures& kernel);
 
-// Parent-side preparation (opened path fds, Landlock ruleset fd, exported BPF program).
+// Parent-side preparation (mount plan, Landlock ruleset fd, exported BPF program). Fails with
+// kPolicyRefused when a plan path goes through a symbolic link inside a writable tree.
 class PreparedSandbox {
  public:
   struct Impl;  // defined in the sandbox's .cc files

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -421,6 +422,54 @@ TEST(SandboxLaunchTest, CommandNotFoundAndNotExecutableAreReported) {
   EXPECT_EQ(r.error().code(), ErrorCode::kCommandNotExecutable);
   EXPECT_EQ(r.error().message(), "exec \"" + (s.ws / "script").string() + "\": Permission denied");
   ::close(null_fd);
+}
+
+TEST(SandboxLaunchTest, FileDeliveryIsMountedReadOnlyAtItsPath) {
+  SKIP_UNLESS_SANDBOX();
+  Sandbox s;
+  std::string canary = jitsec::testing::MakeCanary("sbx");
+  int memfd = ::memfd_create("jitsec-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  ASSERT_GE(memfd, 0);
+  ASSERT_EQ(::write(memfd, canary.data(), canary.size()), ssize_t(canary.size()));
+  ::fchmod(memfd, 0400);
+  // /run/jitsec-test-secrets does not exist on the host: its mount point lives in a mirror of
+  // /run. The secret's file descriptor is delivered at 7.
+  std::string target = "/run/jitsec-test-secrets/db";
+  int seven = ::fcntl(memfd, F_DUPFD_CLOEXEC, 20);
+  s.inputs.secret_mounts = {{target, 7}};
+  s.extra_fds = {};
+  Outcome o;
+  {
+    auto prepared = s.Prepared();
+    ASSERT_TRUE(prepared) << prepared.error().message();
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ExecSpec spec;
+    spec.path = "/bin/sh";
+    spec.argv = {"sh", "-c",
+                 "cat " + target + "; echo; { echo x > " + target + "; } 2>/dev/null || echo ro; "
+                 "ls /run | grep -c .; test -e /run/jitsec-test-secrets/db && echo present"};
+    spec.envp = {"PATH=/usr/bin:/bin"};
+    spec.fds = {{null_fd, 0}, {p[1], 1}, {p[1], 2}, {seven, 7}};
+    spec.cwd = s.ws.string();
+    spec.Finalize();
+    auto launched = Launch(*prepared, spec);
+    ::close(p[1]);
+    ::close(null_fd);
+    ASSERT_TRUE(launched) << launched.error().message();
+    o.out = Sandbox::ReadAll(p[0], std::chrono::seconds(20));
+    ::close(p[0]);
+    int st = 0;
+    ::waitpid(launched->pid, &st, 0);
+    o.status = WEXITSTATUS(st);
+  }
+  size_t host_run_entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator("/run")) ++host_run_entries;
+  EXPECT_EQ(o.out, canary + "\nro\n" + std::to_string(host_run_entries + 1) + "\npresent\n");
+  EXPECT_FALSE(fs::exists("/run/jitsec-test-secrets"));
+  ::close(memfd);
+  ::close(seven);
 }
 
 TEST(SandboxLaunchTest, DisabledSandboxRunsTheCommandDirectly) {

@@ -185,6 +185,10 @@ class FakePaths final : public PathLookup {
     }
     return out;
   }
+  std::string ReadLink(const fs::path& p) const override {
+    auto it = links.find(p.string());
+    return it == links.end() ? std::string() : it->second;
+  }
   fs::path Canonical(const fs::path& p) const override {
     for (const auto& [from, to] : links) {
       std::string s = p.string();
@@ -319,6 +323,53 @@ TEST(SandboxMountPlanTest, ReadTreeInsideWriteTreeComesAfterIt) {
   EXPECT_EQ(Ops(*m), (std::vector<std::string>{"read-only /", "private tmpfs /tmp",
                                                "writable /home/ann/proj",
                                                "read-only /home/ann/proj/src"}));
+}
+
+TEST(SandboxMountPlanTest, SecretMountBelowAMissingDirectoryMirrorsItsNearestAncestor) {
+  FakePaths f = Workspace();
+  f.Dir("/run");
+  f.Dir("/run/postgresql");
+  f.Link("/run/lock", "/run/lock.d");
+  f.File("/etc/hosts");
+  PlanInputs in = Inputs();
+  in.secret_mounts = {{"/run/secrets/db", 4}, {"/etc/hosts", 5}, {"/tmp/x/tok", 6}};
+  auto plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "mirrored /run",
+                         "secret file /etc/hosts",
+                         "writable /home/ann/proj",
+                         "secret file /run/secrets/db",
+                         "secret file /tmp/x/tok",
+                         "protected /home/ann/proj/.git/hooks",
+                         "protected /home/ann/proj/.git/config",
+                     }));
+  const MountOp& mirror = m->ops[2];
+  ASSERT_EQ(mirror.mirror.size(), 2U);
+  EXPECT_EQ(mirror.mirror[0].name, "lock");
+  EXPECT_EQ(mirror.mirror[0].type, MirrorEntry::Type::kLink);
+  EXPECT_EQ(mirror.mirror[0].link_target, "/run/lock.d");
+  EXPECT_EQ(mirror.mirror[1].name, "postgresql");
+  EXPECT_EQ(mirror.mirror[1].type, MirrorEntry::Type::kDir);
+  EXPECT_FALSE(mirror.mirror_writable);
+  EXPECT_EQ(mirror.create_files, (std::vector<std::string>{"secrets/db"}));
+  EXPECT_EQ(m->ops[5].secret_fd_target, 4);
+}
+
+TEST(SandboxMountPlanTest, SecretMountOnADirectoryIsRefused) {
+  FakePaths f = Workspace();
+  PlanInputs in = Inputs();
+  in.secret_mounts = {{"/home/ann/proj/src", 4}};
+  auto plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().message(),
+            "file delivery path \"/home/ann/proj/src\" is a directory or a symbolic link");
 }
 
 }  // namespace
