@@ -29,9 +29,8 @@ struct RunContext {
   std::filesystem::path cwd;
   std::optional<GitInfo> git;
   bool ci = false;
-  std::string
-      ci_system;     // "github-actions", "gitlab", "buildkite", "jenkins", "circleci", "generic"
-  std::string user;  // login name of the real uid
+  std::string ci_system;  // DetectCi(): "github-actions", "gitlab", ..., "generic"; "" if none
+  std::string user;       // login name of the real uid
   uid_t uid = 0;
   gid_t gid = 0;
   std::string home;
@@ -54,6 +53,9 @@ Result<std::filesystem::path> CurrentDirectory(const Environment& env);
 // .git file (worktrees, submodules), HEAD (symbolic or detached), loose and packed refs,
 // remote "origin" from config (also through commondir). nullopt when not in a repository.
 //
+// Like git's safe.directory check, a .git owned by neither the caller nor root ends the walk with
+// nullopt (unless the caller is root). Values come from files the caller controls: `when`
+// conditions on them guard against mistakes, not against the caller.
 // Like git, the walk stops at a file-system boundary, and a .git directory without a HEAD file
 // is not a repository (the walk goes on). Environment variables (GIT_DIR, GIT_CEILING_DIRECTORIES
 // ...), config includes, url.insteadOf and reftable repositories are not supported.

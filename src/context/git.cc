@@ -3,6 +3,7 @@
 #include "context/context.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -387,10 +388,17 @@ std::optional<GitInfo> ReadGit(const fs::path& start) {
   }
   dev_t device = start_st.st_dev;
 
+  uid_t caller = ::getuid();
   for (;;) {
     fs::path dot_git = dir / ".git";
     struct stat st {};
     if (::stat(dot_git.c_str(), &st) == 0) {
+      // Like git's safe.directory check: a .git planted by another user (say /tmp/.git above
+      // the caller's /tmp/work) must not widen the workspace. Root trusts every owner, so
+      // CI containers running as root on a checkout owned by a build user keep working.
+      if (caller != 0 && st.st_uid != caller && st.st_uid != 0) {
+        return std::nullopt;
+      }
       if (S_ISDIR(st.st_mode)) {
         struct stat head {};
         if (::stat((dot_git / "HEAD").c_str(), &head) == 0 && S_ISREG(head.st_mode)) {

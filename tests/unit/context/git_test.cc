@@ -1,6 +1,8 @@
 #include "context/context.h"
 #include "support/support.h"
 
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -353,6 +355,51 @@ TEST_F(HandBuiltRepoTest, OriginUrlIsParsedWithGitConfigSyntax) {
     ASSERT_TRUE(info.has_value());
     EXPECT_EQ(info->origin, c.origin) << "config:\n" << c.config;
   }
+}
+
+}  // namespace
+}  // namespace jitsec::context
+
+namespace jitsec::context {
+namespace {
+
+// Runs ReadGit(start) in a child that drops to `uid`; returns 0 nullopt, 1 found, other: error.
+int ReadGitAs(uid_t uid, const fs::path& start) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(uid) != 0) {
+      ::_exit(3);
+    }
+    ::_exit(ReadGit(start).has_value() ? 1 : 0);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+TEST(GitTest, DotGitOwnedByAnotherUserIsIgnoredForOrdinaryCallers) {
+  if (::getuid() != 0) {
+    GTEST_SKIP() << "needs root to create files owned by other users";
+  }
+  ScopedTempDir tmp;
+  ::chmod(tmp.path().c_str(), 0755);
+  fs::path planted = tmp / "shared";
+  WriteTextFile(planted / ".git" / "HEAD", "ref: refs/heads/main\n", 0644);
+  fs::create_directories(planted / "work");
+  ::chmod(planted.c_str(), 0755);
+  ::chmod((planted / "work").c_str(), 0755);
+  ::chmod((planted / ".git").c_str(), 0755);
+
+  // Owned by a third user: the caller (65534) does not trust it.
+  ASSERT_EQ(::chown((planted / ".git").c_str(), 12345, 12345), 0);
+  EXPECT_EQ(ReadGitAs(65534, planted / "work"), 0);
+  // Root trusts every owner.
+  EXPECT_TRUE(ReadGit(planted / "work").has_value());
+  // Owned by the caller, or by root: trusted.
+  ASSERT_EQ(::chown((planted / ".git").c_str(), 65534, 65534), 0);
+  EXPECT_EQ(ReadGitAs(65534, planted / "work"), 1);
+  ASSERT_EQ(::chown((planted / ".git").c_str(), 0, 0), 0);
+  EXPECT_EQ(ReadGitAs(65534, planted / "work"), 1);
 }
 
 }  // namespace
