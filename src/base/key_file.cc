@@ -1,4 +1,4 @@
-#include "audit/audit_key.h"
+#include "base/key_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,7 +12,7 @@
 #include "base/random.h"
 #include "base/unique_fd.h"
 
-namespace jitsec::audit {
+namespace jitsec {
 namespace {
 
 std::string Quote(const std::filesystem::path& p) { return "\"" + p.string() + "\""; }
@@ -106,4 +106,4 @@ Result<SecretBytes> LoadOrCreateKeyFile(const std::filesystem::path& path, std::
   return key;
 }
 
-}  // namespace jitsec::audit
+}  // namespace jitsec
