@@ -1,5 +1,11 @@
 #include "providers/postgres/postgres_provider.h"
 
+#include "base/encoding.h"
+#include "base/random.h"
+
+#include <libpq-fe.h>
+
+#include <poll.h>
 #include <string.h>
 
 #include <algorithm>
@@ -9,26 +15,36 @@
 #include <utility>
 #include <vector>
 
-#include "base/encoding.h"
-#include "base/random.h"
-
-#include <libpq-fe.h>
-
 // How a lease maps to PostgreSQL.
 //
-// Issue, in one transaction on an admin connection (so a failed GRANT leaves no role behind):
-//   CREATE ROLE "<prefix><lease>" LOGIN PASSWORD '<SCRAM verifier>' VALID UNTIL '<now+ttl>'
-//   GRANT "<grant>" TO "<role>"   -- for each grant
+// One admin session per provider instance. `jitsec run` makes one instance per credential and
+// keeps it for the run, so issue and revoke share one login (a login is a backend fork plus a
+// SCRAM exchange whose client side is 4096 PBKDF2 rounds: the largest cost of the round trip).
+// The session is opened by the first Issue or Revoke, checked before reuse (a session the
+// server dropped while the command ran, e.g. a restart or idle_session_timeout, is replaced
+// transparently) and closed at the end of Revoke and in the destructor, so it never outlives
+// the run. While the command runs the session is idle; libpq marks its socket FD_CLOEXEC, so
+// the command never inherits the admin connection.
+//
+// Issue, one round trip, one transaction (a multi-statement simple query is one implicit
+// transaction: a failed GRANT leaves no role behind):
+//   SELECT set_config('statement_timeout', <ms to the deadline>, true);
+//   CREATE ROLE "<prefix><lease>" LOGIN PASSWORD '<SCRAM verifier>' VALID UNTIL '<now+ttl>';
+//   GRANT "<grant>" TO "<role>"; ...   -- one per grant
 // The password is hashed on our side (PQencryptPasswordConn, SCRAM-SHA-256, as Vault's database
 // engine does), so the statement carries only a salted verifier: even with log_statement=ddl or
 // a failing statement logged by log_min_error_statement, the password never reaches the server's
 // log, pg_stat_activity or pg_stat_statements. That is why no `SET LOCAL log_statement` is needed
 // (and it would need superuser, which the admin role should not have).
 //
-// Revoke, statement by statement (each step is idempotent, so an interrupted revoke can rerun):
+// Revoke, one round trip, two transactions (every step is idempotent, so an interrupted revoke
+// can rerun):
+//   BEGIN; set_config('statement_timeout', ...);
 //   1. ALTER ROLE ... NOLOGIN: no new session from here on.
 //   2. GRANT "<role>" TO CURRENT_USER: a CREATEROLE (non-superuser) admin must be a member of the
 //      role to terminate its backends and to REASSIGN OWNED (PG 15 gives the creator nothing).
+//   COMMIT;  -- NOLOGIN must be committed before the sessions are terminated, or a new session
+//            -- could log in between the terminate and the DROP ROLE and outlive the role.
 //   3. pg_terminate_backend of every session of the role, waiting for them to end: revoking
 //      privileges or dropping a role does not disconnect sessions that already exist.
 //   4. REASSIGN OWNED BY "<role>" TO CURRENT_USER, then DROP OWNED BY "<role>". We reassign
@@ -38,7 +54,9 @@
 //      the conninfo (and shared objects); objects the role created in other databases make DROP
 //      ROLE fail, and the lease stays in the journal with that error.
 //   5. DROP ROLE IF EXISTS.
-// A role that no longer exists (checked first, and SQLSTATE 42704 at any step) is success.
+// Steps 3-5 are the second (implicit) transaction. A role that no longer exists (SQLSTATE 42704
+// at any step, normally at step 1) is success; the server logs that as an error line, which is
+// the price of not spending a round trip on a lookup first.
 
 namespace jitsec::providers::postgres {
 namespace {
@@ -141,19 +159,57 @@ SqlError ErrorOf(PGconn* conn, const PGresult* res) {
   return e;
 }
 
-// Runs one statement; nullopt on success.
-std::optional<SqlError> Exec(PGconn* conn, const std::string& sql,
-                             const std::vector<std::string>& params = {},
-                             PgResult* out = nullptr) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p.c_str());
-  PgResult res(PQexecParams(conn, sql.c_str(), int(values.size()), nullptr,
-                            values.empty() ? nullptr : values.data(), nullptr, nullptr, 0));
-  ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return ErrorOf(conn, res.get());
-  if (out != nullptr) *out = std::move(res);
-  return std::nullopt;
+// Why a multi-statement query failed: the failing statement's index (in the order of the
+// query; one past the last when the implicit COMMIT at the end failed) and the server's reason.
+struct ScriptError {
+  size_t statement = 0;
+  SqlError error;
+  bool connection_lost = false;
+};
+
+// Sends `sql` (statements separated by ";") as one simple query: one round trip. The server
+// runs the statements as one implicit transaction unless `sql` has BEGIN/COMMIT of its own, and
+// stops at the first failure. Reads every result; nullopt when all statements succeeded.
+std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
+  if (PQsendQuery(conn, sql.c_str()) == 0) {
+    return ScriptError{0, ErrorOf(conn, nullptr), PQstatus(conn) == CONNECTION_BAD};
+  }
+  std::optional<ScriptError> failure;
+  size_t done = 0;
+  while (PGresult* raw = PQgetResult(conn)) {
+    PgResult res(raw);
+    ExecStatusType st = PQresultStatus(res.get());
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+      ++done;
+    } else if (!failure) {
+      failure = ScriptError{done, ErrorOf(conn, res.get()), false};
+    }
+  }
+  if (failure) failure->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+  return failure;
+}
+
+// An idle session has nothing to read unless the server is closing it (a restart,
+// idle_session_timeout, pg_terminate_backend) or sent something we have no use for: in both
+// cases a fresh session is the safe choice. libpq only notices a closed socket on the next
+// query, hence the look at the socket.
+bool StillUsable(PGconn* conn) {
+  if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) return false;
+  pollfd pfd{};
+  pfd.fd = PQsocket(conn);
+  pfd.events = POLLIN;
+  return pfd.fd >= 0 && ::poll(&pfd, 1, 0) == 0;
+}
+
+// NOTICEs ("role ... is already a member", "role ... does not exist, skipping") are expected
+// and are not the operator's business; libpq would print them on jitsec's stderr.
+void IgnoreNotice(void* /*arg*/, const char* /*message*/) {}
+
+// statement_timeout for a script: the time left to the deadline, at least one second.
+int64_t TimeoutMs(Deadline deadline) {
+  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return std::max<int64_t>(1000, remaining.count());
 }
 
 class PostgresProvider final : public Provider {
@@ -174,9 +230,8 @@ class PostgresProvider final : public Provider {
     ref.provider = name_;
     ref.type = policy::ProviderType::kPostgres;
     if (auto role = RoleNameFor(role_prefix_, request.lease_id)) ref.handle = *role;
-    ref.revoke_params = {{"conninfo", conninfo_},
-                         {"admin_secret", admin_secret_},
-                         {"role_prefix", role_prefix_}};
+    ref.revoke_params = {
+        {"conninfo", conninfo_}, {"admin_secret", admin_secret_}, {"role_prefix", role_prefix_}};
     return ref;
   }
 
@@ -187,13 +242,30 @@ class PostgresProvider final : public Provider {
   std::string Prefix() const { return "postgres provider " + Quoted(name_) + ": "; }
   Error Err(ErrorCode code, std::string what) const { return Error(code, Prefix() + what); }
   Result<Conn> Connect(Deadline deadline) const;
+  // The admin session, opened on first use and reused while StillUsable; `reused` says whether
+  // it was already open (a lost reused session may be retried, a fresh one may not).
+  Result<PGconn*> Session(Deadline deadline, bool* reused);
+  void EndSession() { session_.reset(); }
 
   std::string name_;
   std::string conninfo_;
   std::string admin_secret_;
   std::string role_prefix_;
   const SecretSource* store_;
+  Conn session_;
 };
+
+Result<PGconn*> PostgresProvider::Session(Deadline deadline, bool* reused) {
+  if (session_ && StillUsable(session_.get())) {
+    *reused = true;
+    return session_.get();
+  }
+  session_.reset();
+  *reused = false;
+  JITSEC_ASSIGN_OR_RETURN(session_, Connect(deadline));
+  PQsetNoticeProcessor(session_.get(), IgnoreNotice, nullptr);
+  return session_.get();
+}
 
 Result<Conn> PostgresProvider::Connect(Deadline deadline) const {
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -204,9 +276,8 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline) const {
   if (store_ == nullptr) return Fail(Err(ErrorCode::kInternal, "no secret store to read from"));
   auto admin = store_->Get(admin_secret_);
   if (!admin) {
-    return Fail(Error(admin.error().code(),
-                      Prefix() + "admin secret " + Quoted(admin_secret_) + ": " +
-                          admin.error().message()));
+    return Fail(Error(admin.error().code(), Prefix() + "admin secret " + Quoted(admin_secret_) +
+                                                ": " + admin.error().message()));
   }
 
   // keyword -> value; values are NUL-terminated SecretBytes because some hold the password.
@@ -292,12 +363,13 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
     }
   }
   auto role_r = RoleNameFor(role_prefix_, request.lease_id);
-  if (!role_r) return Fail(std::move(role_r).error().WithContext(Prefix().substr(0, Prefix().size() - 2)));
+  if (!role_r)
+    return Fail(std::move(role_r).error().WithContext(Prefix().substr(0, Prefix().size() - 2)));
   const std::string role = *role_r;
   const auto ttl = request.ttl.count() > 0 ? request.ttl : kDefaultTtl;
 
-  JITSEC_ASSIGN_OR_RETURN(Conn conn, Connect(deadline));
-  PGconn* c = conn.get();
+  bool reused = false;
+  JITSEC_ASSIGN_OR_RETURN(PGconn * c, Session(deadline, &reused));
 
   SecretBytes raw = RandomSecret(kPasswordBytes);
   std::string encoded = Base64Encode(raw.Reveal(), Base64Alphabet::kUrl, /*pad=*/false);
@@ -319,27 +391,41 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
     return Fail(Err(ErrorCode::kInternal, "cannot quote role " + Quoted(role)));
   }
 
-  if (auto e = Exec(c, "BEGIN")) {
-    return Fail(Err(ErrorCode::kProviderUnavailable, "begin transaction failed: " + e->message));
-  }
-  // From here on, any failure rolls the whole transaction back (or the connection closes it).
-  auto rollback = [&](Error err) {
-    (void)Exec(c, "ROLLBACK");
-    return Fail(std::move(err));
-  };
-  if (auto e = Exec(c, "CREATE ROLE " + qrole + " LOGIN PASSWORD " + verifier_literal +
-                           " VALID UNTIL '" + FormatTimestamp(expires) + "'")) {
-    return rollback(Err(ErrorCode::kProviderRejected,
-                        "create role " + Quoted(role) + " failed: " + e->message));
-  }
+  // One implicit transaction (see the top of this file): statement 0 sets the timeout,
+  // 1 creates the role, 2.. grant. Any failure rolls all of it back.
+  std::vector<std::string> grants_sql;
   for (const auto& g : request.grants) {
-    if (auto e = Exec(c, "GRANT " + EscapeIdentifier(c, g) + " TO " + qrole)) {
-      return rollback(
-          Err(ErrorCode::kProviderRejected, "grant " + Quoted(g) + " failed: " + e->message));
-    }
+    std::string qg = EscapeIdentifier(c, g);
+    if (qg.empty()) return Fail(Err(ErrorCode::kInternal, "cannot quote grant " + Quoted(g)));
+    grants_sql.push_back("GRANT " + qg + " TO " + qrole);
   }
-  if (auto e = Exec(c, "COMMIT")) {
-    return rollback(Err(ErrorCode::kProviderUnavailable, "commit failed: " + e->message));
+  std::string script = "SELECT pg_catalog.set_config('statement_timeout', '" +
+                       std::to_string(TimeoutMs(deadline)) + "', true); CREATE ROLE " + qrole +
+                       " LOGIN PASSWORD " + verifier_literal + " VALID UNTIL '" +
+                       FormatTimestamp(expires) + "'";
+  explicit_bzero(verifier_literal.data(), verifier_literal.size());
+  for (const auto& g : grants_sql) script += "; " + g;
+  auto failed = RunScript(c, script);
+  explicit_bzero(script.data(), script.size());
+  if (failed) {
+    const size_t at = failed->statement;
+    const std::string& why = failed->error.message;
+    // A session lost mid-query may or may not have committed: never reuse it, and never call
+    // that "unavailable" (the caller then revokes, which is success if nothing was created).
+    const bool lost = failed->connection_lost;
+    if (lost || PQtransactionStatus(c) != PQTRANS_IDLE) EndSession();
+    if (at == 0 && !lost) {
+      return Fail(Err(ErrorCode::kProviderUnavailable, "begin transaction failed: " + why));
+    }
+    if (at <= 1) {
+      return Fail(
+          Err(ErrorCode::kProviderRejected, "create role " + Quoted(role) + " failed: " + why));
+    }
+    if (at - 2 < request.grants.size()) {
+      return Fail(Err(ErrorCode::kProviderRejected,
+                      "grant " + Quoted(request.grants[at - 2]) + " failed: " + why));
+    }
+    return Fail(Err(ErrorCode::kProviderRejected, "commit failed: " + why));
   }
 
   const std::string host = PQhost(c) != nullptr ? PQhost(c) : "";
@@ -377,52 +463,60 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
 
 Status PostgresProvider::Revoke(const LeaseRef& ref, Deadline deadline) {
   auto expected = RoleNameFor(role_prefix_, ref.lease_id);
-  if (!expected) return Fail(std::move(expected).error().WithContext(Prefix().substr(0, Prefix().size() - 2)));
+  if (!expected)
+    return Fail(std::move(expected).error().WithContext(Prefix().substr(0, Prefix().size() - 2)));
   const std::string role = ref.handle.empty() ? *expected : ref.handle;
   // A journal entry names the role to drop: only ever drop the one this lease created.
   if (role != *expected) {
-    return Fail(Err(ErrorCode::kInvalidArgument,
-                    "refusing to revoke role " + Quoted(role) +
-                        ": not the role jitsec creates for lease " + Quoted(ref.lease_id)));
+    return Fail(Err(ErrorCode::kInvalidArgument, "refusing to revoke role " + Quoted(role) +
+                                                     ": not the role jitsec creates for lease " +
+                                                     Quoted(ref.lease_id)));
   }
-  JITSEC_ASSIGN_OR_RETURN(Conn conn, Connect(deadline));
-  PGconn* c = conn.get();
-  auto fail = [&](std::string_view step, const SqlError& e) -> Status {
-    if (e.sqlstate == "42704") return Ok();  // undefined_object: the role is already gone
-    return Fail(Err(ErrorCode::kRevokeFailed,
-                    "revoke role " + Quoted(role) + ": " + std::string(step) + " failed: " +
-                        e.message));
-  };
-
-  PgResult rows;
-  if (auto e = Exec(c, "SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1", {role}, &rows)) {
-    return fail("lookup", *e);
+  // Revoke ends the admin session whatever happens: nothing needs it afterwards.
+  struct EndAtExit {
+    PostgresProvider* self;
+    ~EndAtExit() { self->EndSession(); }
+  } end_at_exit{this};
+  // Statement indices of the script below, for the error text.
+  static constexpr std::string_view kSteps[] = {
+      "begin transaction",  "begin transaction", "alter role nologin", "grant to admin", "commit",
+      "terminate sessions", "reassign owned",    "drop owned",         "drop role",      "commit"};
+  for (int attempt = 0;; ++attempt) {
+    bool reused = false;
+    JITSEC_ASSIGN_OR_RETURN(PGconn * c, Session(deadline, &reused));
+    const std::string q = EscapeIdentifier(c, role);
+    const std::string lit = EscapeLiteral(c, role);
+    if (q.empty() || lit.empty()) {
+      return Fail(Err(ErrorCode::kInternal, "cannot quote role " + Quoted(role)));
+    }
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    int64_t wait_ms = std::clamp<int64_t>(remaining.count() / 2, 100, 10000);
+    std::string terminate =
+        PQserverVersion(c) >= 140000
+            ? "SELECT pg_catalog.pg_terminate_backend(pid, " + std::to_string(wait_ms) + ")"
+            : std::string("SELECT pg_catalog.pg_terminate_backend(pid)");
+    terminate += " FROM pg_catalog.pg_stat_activity WHERE usename = " + lit;
+    const std::string script = "BEGIN; SELECT pg_catalog.set_config('statement_timeout', '" +
+                               std::to_string(TimeoutMs(deadline)) + "', false); ALTER ROLE " + q +
+                               " NOLOGIN; GRANT " + q + " TO CURRENT_USER; COMMIT; " + terminate +
+                               "; REASSIGN OWNED BY " + q + " TO CURRENT_USER; DROP OWNED BY " + q +
+                               "; DROP ROLE IF EXISTS " + q;
+    auto failed = RunScript(c, script);
+    if (!failed) return Ok();
+    // The server may have dropped a session kept from Issue while the command ran (not caught
+    // by StillUsable if it happened just now): every step is idempotent, so run it again once
+    // on a fresh session.
+    if (failed->connection_lost && reused && attempt == 0) {
+      EndSession();
+      continue;
+    }
+    if (failed->error.sqlstate == "42704") return Ok();  // undefined_object: already gone
+    const size_t at = std::min(failed->statement, std::size(kSteps) - 1);
+    return Fail(Err(ErrorCode::kRevokeFailed, "revoke role " + Quoted(role) + ": " +
+                                                  std::string(kSteps[at]) +
+                                                  " failed: " + failed->error.message));
   }
-  if (PQntuples(rows.get()) == 0) return Ok();
-
-  const std::string q = EscapeIdentifier(c, role);
-  if (q.empty()) return Fail(Err(ErrorCode::kInternal, "cannot quote role " + Quoted(role)));
-  if (auto e = Exec(c, "ALTER ROLE " + q + " NOLOGIN")) return fail("alter role nologin", *e);
-  if (auto e = Exec(c, "GRANT " + q + " TO CURRENT_USER")) return fail("grant to admin", *e);
-
-  auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
-  int64_t wait_ms = std::clamp<int64_t>(remaining.count() / 2, 100, 10000);
-  std::string terminate =
-      PQserverVersion(c) >= 140000
-          ? "SELECT pg_catalog.pg_terminate_backend(pid, $2::bigint) FROM "
-            "pg_catalog.pg_stat_activity WHERE usename = $1"
-          : "SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity "
-            "WHERE usename = $1";
-  std::vector<std::string> tparams{role};
-  if (PQserverVersion(c) >= 140000) tparams.push_back(std::to_string(wait_ms));
-  if (auto e = Exec(c, terminate, tparams)) return fail("terminate sessions", *e);
-  if (auto e = Exec(c, "REASSIGN OWNED BY " + q + " TO CURRENT_USER")) {
-    return fail("reassign owned", *e);
-  }
-  if (auto e = Exec(c, "DROP OWNED BY " + q)) return fail("drop owned", *e);
-  if (auto e = Exec(c, "DROP ROLE IF EXISTS " + q)) return fail("drop role", *e);
-  return Ok();
 }
 
 Status CheckConninfo(std::string_view name, const std::string& conninfo) {

@@ -1,15 +1,16 @@
 // PostgreSQL dynamic credentials: a login role per lease (prefix + lease id), with a random
 // password, VALID UNTIL now + TTL and the policy's grants, created in one transaction; revoked by
 // forbidding login, terminating its sessions, handing what it owns to the admin role and dropping
-// it. The only place libpq is seen. Never puts the password (nor the admin secret) in an error,
-// a log message or a statement the server could log. Parent side.
+// it. One admin session per provider instance serves Issue and Revoke (closed by Revoke and the
+// destructor). The only place libpq is seen. Never puts the password (nor the admin secret) in an
+// error, a log message or a statement the server could log. Parent side.
 #pragma once
+
+#include "providers/provider.h"
 
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include "providers/provider.h"
 
 namespace jitsec::providers::postgres {
 

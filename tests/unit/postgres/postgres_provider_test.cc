@@ -2,18 +2,21 @@
 // the PostgreSQL binaries (and failing instead under JITSEC_SANDBOX_MUST_WORK=1).
 #include "providers/postgres/postgres_provider.h"
 
-#include <libpq-fe.h>
-
-#include <map>
-#include <memory>
-#include <string>
-
 #include "base/encoding.h"
 #include "base/random.h"
 #include "support/postgres_server.h"
 #include "support/support.h"
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
 
 namespace jitsec::providers::postgres {
 namespace {
@@ -105,9 +108,40 @@ class PostgresProviderTest : public ::testing::Test {
 
   // Roles of this test (by prefix), comma-separated and sorted.
   std::string OurRoles() {
-    return server_->Query("SELECT coalesce(string_agg(rolname, ',' ORDER BY rolname), '') FROM "
-                          "pg_roles WHERE starts_with(rolname, '" + prefix_ + "')");
+    return server_->Query(
+        "SELECT coalesce(string_agg(rolname, ',' ORDER BY rolname), '') FROM "
+        "pg_roles WHERE starts_with(rolname, '" +
+        prefix_ + "')");
   }
+
+  // Sessions of the admin role opened by the provider (application_name "jitsec").
+  std::string AdminSessions() {
+    return server_->Query("SELECT count(*) FROM pg_stat_activity WHERE usename = '" +
+                          std::string(PostgresServer::kAdminUser) +
+                          "' AND application_name = 'jitsec'");
+  }
+
+  // Turns a server setting on for the rest of the suite's server (ALTER SYSTEM + reload).
+  void SetServer(const std::string& setting) {
+    ASSERT_EQ(server_->Psql("ALTER SYSTEM SET " + setting, "postgres").status, 0);
+    ASSERT_EQ(server_->Psql("SELECT pg_reload_conf()", "postgres").status, 0);
+  }
+  void ResetServer(const std::string& name) {
+    server_->Psql("ALTER SYSTEM RESET " + name, "postgres");
+    server_->Psql("SELECT pg_reload_conf()", "postgres");
+  }
+
+  // Occurrences of `needle` in the server log after byte `from`.
+  size_t CountInLog(const std::string& needle, size_t from) {
+    std::string log = jitsec::testing::ReadTextFile(server_->log_path());
+    size_t n = 0;
+    for (size_t at = log.find(needle, from); at != std::string::npos;
+         at = log.find(needle, at + 1)) {
+      ++n;
+    }
+    return n;
+  }
+  size_t LogSize() { return jitsec::testing::ReadTextFile(server_->log_path()).size(); }
 
   static PostgresServer* server_;
   std::string prefix_;
@@ -206,15 +240,18 @@ TEST_F(PostgresProviderTest, IssueCreatesLoginRoleWithValidUntilAndExactlyTheGra
   EXPECT_EQ(lease->ref.handle, role);
   EXPECT_EQ(p->RefFor(req).handle, role);  // journal-before-act names the same role
   EXPECT_EQ(server_->Query("SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles "
-                           "WHERE rolname = '" + role + "'"),
+                           "WHERE rolname = '" +
+                           role + "'"),
             "t|f|f|f");
   // VALID UNTIL is now + ttl (600 s), within a few seconds.
   EXPECT_EQ(server_->Query("SELECT abs(extract(epoch FROM rolvaliduntil - now()) - 600) < 30 "
-                           "FROM pg_roles WHERE rolname = '" + role + "'"),
+                           "FROM pg_roles WHERE rolname = '" +
+                           role + "'"),
             "t");
   EXPECT_EQ(server_->Query("SELECT string_agg(r.rolname, ',' ORDER BY r.rolname) FROM "
                            "pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u "
-                           "ON u.oid = m.member WHERE u.rolname = '" + role + "'"),
+                           "ON u.oid = m.member WHERE u.rolname = '" +
+                           role + "'"),
             "app_extra,app_readonly");
   EXPECT_EQ(Field(*lease, "host"), server_->socket_dir());
   EXPECT_EQ(Field(*lease, "port"), std::to_string(server_->port()));
@@ -328,9 +365,10 @@ TEST_F(PostgresProviderTest, RevokeRefusesARoleThatIsNotTheLeasesOwn) {
   ref.handle = PostgresServer::kAdminUser;
   auto st = p->Revoke(ref, Soon());
   ASSERT_FALSE(st.has_value());
-  EXPECT_EQ(st.error().message(), "postgres provider \"pg-test\": refusing to revoke role "
-                                  "\"jitsec_admin\": not the role jitsec creates for lease \"" +
-                                      ref.lease_id + "\"");
+  EXPECT_EQ(st.error().message(),
+            "postgres provider \"pg-test\": refusing to revoke role "
+            "\"jitsec_admin\": not the role jitsec creates for lease \"" +
+                ref.lease_id + "\"");
   EXPECT_EQ(server_->Query("SELECT count(*) FROM pg_roles WHERE rolname = 'jitsec_admin'"), "1");
 }
 
@@ -351,8 +389,8 @@ TEST_F(PostgresProviderTest, WrongAdminPasswordIsOneLineWithoutThePassword) {
 
 TEST_F(PostgresProviderTest, AdminSecretMayBeAFullConnectionUri) {
   secrets_.Set("pg-admin", std::string("postgresql://jitsec_admin:") +
-                               PostgresServer::kAdminPassword + "@/app?host=" +
-                               PercentEncode(server_->socket_dir()) +
+                               PostgresServer::kAdminPassword +
+                               "@/app?host=" + PercentEncode(server_->socket_dir()) +
                                "&port=" + std::to_string(server_->port()));
   config_.conninfo = "";
   auto p = MakeProvider();
@@ -429,6 +467,136 @@ TEST_F(PostgresProviderTest, PasswordReachesNeitherServerLogNorCatalogInClear) {
   EXPECT_NE(log.find("CREATE ROLE"), std::string::npos) << "statement logging did not work";
   EXPECT_NE(log.find("SCRAM-SHA-256$"), std::string::npos);
   EXPECT_EQ(log.find(pw), std::string::npos) << "the password is in the server log";
+}
+
+TEST_F(PostgresProviderTest, IssueAndRevokeShareOneAdminLoginWithoutServerWarnings) {
+  SetServer("log_connections = on");
+  // The reload is asynchronous: wait until a new connection is logged.
+  const size_t before = LogSize();
+  for (int i = 0; i < 50 && CountInLog("connection authorized", before) == 0; ++i) {
+    server_->Psql("SELECT 1");
+  }
+  ASSERT_GT(CountInLog("connection authorized", before), 0U) << "log_connections did not apply";
+  const size_t from = LogSize();
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request({"app_readonly", "app_extra"}), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  auto st = p->Revoke(lease->ref, Soon());
+  ASSERT_TRUE(st.has_value()) << st.error().message();
+  ResetServer("log_connections");
+  EXPECT_EQ(OurRoles(), "");
+  EXPECT_EQ(CountInLog("connection authorized: user=jitsec_admin", from), 1U);
+  // Neither script provokes "there is no transaction in progress" and the like.
+  EXPECT_EQ(CountInLog("WARNING", from), 0U);
+  EXPECT_EQ(CountInLog("ERROR", from), 0U);
+}
+
+TEST_F(PostgresProviderTest, AdminSessionLastsFromIssueToRevokeOnly) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(AdminSessions(), "0");
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  EXPECT_EQ(AdminSessions(), "1");
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+  EXPECT_EQ(AdminSessions(), "0");
+
+  // Destroying a provider that still holds the session (no revoke yet) closes it too.
+  auto lease2 = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease2.has_value()) << lease2.error().message();
+  auto ref2 = lease2->ref;
+  EXPECT_EQ(AdminSessions(), "1");
+  p.reset();
+  for (int i = 0; i < 100 && AdminSessions() != "0"; ++i) ::usleep(10000);  // async exit
+  EXPECT_EQ(AdminSessions(), "0");
+  auto again = MakeProvider();
+  ASSERT_NE(again, nullptr);
+  ASSERT_TRUE(again->Revoke(ref2, Soon()));
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, HeldAdminSessionIsNotInheritedAcrossExec) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  // The held session is a unix socket of this process: every socket must be close-on-exec.
+  size_t sockets = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    int fd = std::stoi(e.path().filename().string());
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    ++sockets;
+    EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0) << "socket fd " << fd << " leaks into exec";
+  }
+  EXPECT_GE(sockets, 1U) << "no admin session socket found";
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+}
+
+TEST_F(PostgresProviderTest, RevokeReconnectsWhenTheServerDroppedTheHeldSession) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  ASSERT_EQ(server_->Query("SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                           "WHERE usename = 'jitsec_admin' AND application_name = 'jitsec'"),
+            "1");
+  auto st = p->Revoke(lease->ref, Soon());
+  ASSERT_TRUE(st.has_value()) << st.error().message();
+  EXPECT_EQ(OurRoles(), "");
+
+  // The same after a server restart while the command "ran".
+  auto lease2 = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease2.has_value()) << lease2.error().message();
+  ASSERT_TRUE(server_->Stop());
+  ASSERT_TRUE(server_->Restart());
+  auto st2 = p->Revoke(lease2->ref, Soon());
+  ASSERT_TRUE(st2.has_value()) << st2.error().message();
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, IssueAfterAFailedIssueOnTheSameSessionWorks) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto bad = p->Issue(Request({"no_such_role"}), Soon());
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(AdminSessions(), "1");  // the failed transaction rolled back; the session stays
+  auto lease = p->Issue(Request(), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  EXPECT_EQ(OurRoles(), Field(*lease, "user"));
+  ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
+  EXPECT_EQ(OurRoles(), "");
+}
+
+TEST_F(PostgresProviderTest, RevokeFailureNamesTheStepAndLeavesTheRole) {
+  auto p = MakeProvider();
+  ASSERT_NE(p, nullptr);
+  auto lease = p->Issue(Request({"app_owner"}), Soon());
+  ASSERT_TRUE(lease.has_value()) << lease.error().message();
+  const std::string role = Field(*lease, "user");
+  // An object in another database: DROP ROLE (statement 8) must fail, after NOLOGIN committed.
+  const std::string db = prefix_ + "otherdb";
+  ASSERT_EQ(server_->Psql("CREATE DATABASE " + db, "postgres").status, 0);
+  ASSERT_EQ(server_
+                ->Psql("CREATE TABLE t_" + prefix_ + " (id int); ALTER TABLE t_" + prefix_ +
+                           " OWNER TO " + role,
+                       db)
+                .status,
+            0);
+  auto st = p->Revoke(lease->ref, Soon());
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code(), ErrorCode::kRevokeFailed);
+  EXPECT_EQ(st.error().message(), "postgres provider \"pg-test\": revoke role \"" + role +
+                                      "\": drop role failed: role \"" + role +
+                                      "\" cannot be dropped because some objects depend on it");
+  EXPECT_EQ(OurRoles(), role);
+  EXPECT_EQ(server_->Query("SELECT rolcanlogin FROM pg_roles WHERE rolname = '" + role + "'"), "f");
+  EXPECT_EQ(AdminSessions(), "0");
+  ASSERT_EQ(server_->Psql("DROP DATABASE " + db, "postgres").status, 0);
+  auto st2 = p->Revoke(lease->ref, Soon());
+  ASSERT_TRUE(st2.has_value()) << st2.error().message();
+  EXPECT_EQ(OurRoles(), "");
 }
 
 }  // namespace
