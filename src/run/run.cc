@@ -422,19 +422,35 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   spec.cwd = r.ctx.cwd.string();
   spec.new_session = true;
   bool masking = patterns != nullptr && !o.no_mask;
+  // When the caller's stdout is a terminal the command gets a pty of its own (terminal.h);
+  // otherwise plain pipes (masking) or the caller's descriptors, stdout and stderr separate.
+  const supervise::TerminalPlan term = supervise::PlanTerminal(static_cast<bool>(dp->stdin_memfd));
+  supervise::Pty pty;
+  if (term.use_pty) {
+    auto opened = supervise::OpenPty(term.raw_mode);
+    if (!opened) return revoke_and(std::move(opened).error());
+    pty = std::move(*opened);
+    spec.controlling_tty_target = 1;
+  }
   UniqueFd out_r, out_w, err_r, err_w;
-  if (masking) {
-    int p1[2], p2[2];
+  if (masking && !term.use_pty) {
+    int p1[2];
     if (::pipe2(p1, O_CLOEXEC) != 0) return revoke_and(Error::FromErrno(ErrorCode::kInternal, "pipe2"));
     out_r.reset(p1[0]);
     out_w.reset(p1[1]);
+  }
+  if (masking && !term.stderr_on_pty) {
+    int p2[2];
     if (::pipe2(p2, O_CLOEXEC) != 0) return revoke_and(Error::FromErrno(ErrorCode::kInternal, "pipe2"));
     err_r.reset(p2[0]);
     err_w.reset(p2[1]);
   }
-  spec.fds.push_back({dp->stdin_memfd ? dp->stdin_memfd.get() : 0, 0});
-  spec.fds.push_back({masking ? out_w.get() : 1, 1});
-  spec.fds.push_back({masking ? err_w.get() : 2, 2});
+  const int child_in = dp->stdin_memfd ? dp->stdin_memfd.get() : term.stdin_on_pty ? pty.slave.get() : 0;
+  const int child_out = term.use_pty ? pty.slave.get() : masking ? out_w.get() : 1;
+  const int child_err = term.stderr_on_pty ? pty.slave.get() : masking ? err_w.get() : 2;
+  spec.fds.push_back({child_in, 0});
+  spec.fds.push_back({child_out, 1});
+  spec.fds.push_back({child_err, 2});
   for (const auto& f : dp->files) spec.fds.push_back({f.fd.get(), f.target});
 
   Result<sandbox::Launched> launched = Fail(ErrorCode::kInternal, "not launched");
@@ -457,16 +473,26 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   WipeStrings(spec.envp);
   out_w.reset();
   err_w.reset();
+  pty.slave.reset();  // the master reads EOF (EIO) once the command's side is closed
   dp->files.clear();  // the child holds its own copies now
   dp->stdin_memfd.reset();
   if (!launched) return revoke_and(std::move(launched).error());
   (void)recorder.Write("start", {{"pid", launched->pid}, {"sandboxed", task.sandbox.enabled},
-                                 {"masked", masking}, {"no_mask", o.no_mask}});
+                                 {"masked", masking}, {"no_mask", o.no_mask}, {"pty", term.use_pty}});
+
+  // Raw mode only now, so that a refusal or setup error above leaves the terminal untouched;
+  // the guard restores it on every way out of this function.
+  supervise::RawModeGuard raw;
+  if (term.raw_mode) {
+    if (auto entered = raw.Enter(); !entered) log::Warn("{}; keystrokes are not relayed", entered.error().message());
+  }
 
   supervise::Options sopt;
   if (task.max_duration) sopt.max_duration = std::chrono::duration_cast<std::chrono::milliseconds>(*task.max_duration);
   sopt.child_stdout = std::move(out_r);
   sopt.child_stderr = std::move(err_r);
+  sopt.pty_master = std::move(pty.master);
+  sopt.stdin_relay_fd = raw.active() ? 0 : -1;
   sopt.patterns = masking ? patterns : nullptr;
   sopt.sandboxed = task.sandbox.enabled;
   auto status = supervise::Supervise(*launched, signal_fd.get(), sopt);
@@ -482,6 +508,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   } else {
     end["error"] = status.error().message();
   }
+  raw.Restore();  // before anything more is printed on the caller's terminal
   (void)recorder.Write("end", end);
 
   auto results = leases.RevokeAll(Clock::now() + kProviderTimeout);

@@ -153,6 +153,14 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
   streams[0].out = options.out_fd;
   streams[1].fd = options.child_stderr.release();
   streams[1].out = options.err_fd;
+  if (options.pty_master) {
+    // The output stream reads a duplicate so that closing it at EOF (EIO once the last slave
+    // descriptor is gone) leaves the master for keystrokes and window sizes until the end.
+    streams[0].fd = ::fcntl(options.pty_master.get(), F_DUPFD_CLOEXEC, 0);
+    if (streams[0].fd < 0) return FailErrno(ErrorCode::kInternal, "dup pty master");
+  }
+  int relay_in = options.pty_master ? options.stdin_relay_fd : -1;
+  std::string pending_in;  // keystrokes read but not yet accepted by the pty
   for (auto& s : streams) {
     if (s.fd >= 0) {
       ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
@@ -170,7 +178,7 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
   bool exited = false;
   while (!exited) {
     // Readiness order: output first (so nothing is lost), then signals, then the child's exit.
-    struct pollfd pfds[4];
+    struct pollfd pfds[5];
     nfds_t n = 0;
     int idx_stream[2] = {-1, -1};
     for (int i = 0; i < 2; ++i) {
@@ -178,6 +186,12 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
         idx_stream[i] = int(n);
         pfds[n++] = {streams[i].fd, POLLIN, 0};
       }
+    }
+    int idx_in = -1;
+    if (relay_in >= 0 && streams[0].open()) {
+      idx_in = int(n);
+      pfds[n++] = pending_in.empty() ? pollfd{relay_in, POLLIN, 0}
+                                     : pollfd{options.pty_master.get(), POLLOUT, 0};
     }
     int idx_sig = int(n);
     pfds[n++] = {signal_fd, POLLIN, 0};
@@ -201,11 +215,36 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
         Pump(streams[i], buf, sizeof buf, false);
       }
     }
+    if (idx_in >= 0 && pfds[idx_in].revents != 0) {
+      if (pending_in.empty()) {
+        char in[4096];
+        ssize_t got = ::read(relay_in, in, sizeof in);
+        if (got > 0) {
+          pending_in.assign(in, size_t(got));
+          explicit_bzero(in, sizeof in);  // keystrokes may be a password typed at a prompt
+        } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+          relay_in = -1;  // the caller's terminal is gone: the command sees no more input
+        }
+      }
+      if (!pending_in.empty()) {
+        ssize_t put = ::write(options.pty_master.get(), pending_in.data(), pending_in.size());
+        if (put > 0) {
+          pending_in.erase(0, size_t(put));
+        } else if (put < 0 && errno != EINTR && errno != EAGAIN) {
+          pending_in.clear();
+          relay_in = -1;
+        }
+      }
+    }
     if (pfds[idx_sig].revents & POLLIN) {
       struct signalfd_siginfo si {};
       while (::read(signal_fd, &si, sizeof si) == ssize_t(sizeof si)) {
         int sig = int(si.ssi_signo);
         if (sig == SIGCHLD) continue;
+        if (sig == SIGWINCH && options.pty_master) {
+          PropagateWindowSize(options.pty_master.get());
+          continue;
+        }
         if (IsTermination(sig)) {
           auto t = Clock::now();
           if (first_termination && t - *first_termination >= options.grace) {

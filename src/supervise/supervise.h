@@ -16,6 +16,7 @@
 #include "base/unique_fd.h"
 #include "mask/redactor.h"
 #include "sandbox/sandbox.h"
+#include "supervise/terminal.h"
 
 namespace jitsec::supervise {
 
@@ -50,6 +51,12 @@ struct Options {
   UniqueFd child_stderr;
   int out_fd = 1;
   int err_fd = 2;
+  // Pty mode (terminal.h): the master of the command's pty, relayed to out_fd with masking;
+  // SIGWINCH then copies the caller's window size to it instead of being forwarded.
+  UniqueFd pty_master;
+  // The caller's terminal to relay keystrokes from into the pty (-1: none). Never made
+  // non-blocking: its file description is shared with the caller's shell.
+  int stdin_relay_fd = -1;
   std::shared_ptr<const mask::PatternSet> patterns;  // null: no masking
   // True when the child is the sandbox init, which kills the whole namespace itself; false for
   // a plain child, whose process group jitsec kills once the command has exited.
