@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev libpq-dev
   postgresql postgresql-client util-linux procps
   mandoc groff-base man-db bash-completion zsh fish python3 debhelper dpkg-dev file bubblewrap
+  make curl nodejs
 )
 missing=()
 for p in "${packages[@]}"; do
