@@ -143,6 +143,10 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const RunOptions&
 
 std::string JitsecBinary() { return JITSEC_BINARY; }
 std::string Helper(std::string_view name) { return std::string(JITSEC_HELPERS_DIR) + "/" + std::string(name); }
+std::string HelpersDir() { return JITSEC_HELPERS_DIR; }
+std::string SandboxWithHelpersYaml() {
+  return "    sandbox:\n      filesystem:\n        read: [\"/\", \"" + HelpersDir() + "\"]\n";
+}
 
 ProcessResult RunJitsec(const std::vector<std::string>& args, const RunOptions& options) {
   std::vector<std::string> argv{JitsecBinary()};

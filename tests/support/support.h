@@ -47,6 +47,12 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const RunOptions&
 ProcessResult RunJitsec(const std::vector<std::string>& args, const RunOptions& options);
 std::string JitsecBinary();
 std::string Helper(std::string_view name);  // path of a probe program in tests/helpers
+// The directory of the probe programs. A sandboxed test must add it to the sandbox's read trees:
+// when the build tree lives below /tmp (a CI clone in a temp dir), the default private /tmp
+// hides it.
+std::string HelpersDir();
+// `sandbox:` YAML for a task (4-space indent) with the default settings plus HelpersDir() readable.
+std::string SandboxWithHelpersYaml();
 
 // A self-contained jitsec home: HOME, XDG dirs, store key, state, all below one temp dir.
 struct JitsecHome {

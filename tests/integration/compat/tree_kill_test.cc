@@ -79,12 +79,14 @@ TEST_F(TreeKillTest, SigkillOfJitsecKillsADetachedGrandchild) {
   }
   argv.push_back(nullptr);
   const std::string cwd = workspace_.string();
+  const std::string err_path = (home_.dir.path() / "jitsec.stderr").string();
   pid_t jitsec = ::fork();
   ASSERT_GE(jitsec, 0);
   if (jitsec == 0) {
-    int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out[1], 1) < 0 || ::dup2(null_fd, 2) < 0 ||
-        ::chdir(cwd.c_str()) != 0) {
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (null_fd < 0 || err_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out[1], 1) < 0 ||
+        ::dup2(err_fd, 2) < 0 || ::chdir(cwd.c_str()) != 0) {
       ::_exit(120);
     }
     ::execve(argv[0], argv.data(), envp.data());
@@ -104,7 +106,8 @@ TEST_F(TreeKillTest, SigkillOfJitsecKillsADetachedGrandchild) {
   if (first != "grandchild\n") {
     ::kill(jitsec, SIGKILL);
     ::waitpid(jitsec, nullptr, 0);
-    FAIL() << "the probe did not start its grandchild: \"" << first << "\"";
+    FAIL() << "the probe did not start its grandchild: \"" << first << "\"; jitsec's stderr: "
+           << ReadTextFile(err_path);
   }
   // jitsec, the namespace init (today a fork of jitsec, same argv), the command and the
   // grandchild: at least jitsec, the command and the grandchild carry the marker.

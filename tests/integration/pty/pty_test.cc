@@ -191,7 +191,7 @@ class PtyTest : public ::testing::TestWithParam<bool> {
 
   // One task "t" with a store secret delivered as a file (so masking is on), sandboxed or not.
   void WritePolicy(const std::string& extra) {
-    std::string sandbox = GetParam() ? "" : "    sandbox: {enabled: false}\n";
+    std::string sandbox = GetParam() ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n";
     WriteTextFile(home_.dir.path() / "policy.yaml",
                   "version: 1\n"
                   "tasks:\n"

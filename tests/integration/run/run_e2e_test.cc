@@ -442,7 +442,8 @@ TEST_F(RunE2ETest, SandboxedRunDeliversByDescriptorAndByMountedPath) {
   JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
   JITSEC_SKIP_UNLESS(Feature::kLandlock);
   SetSecret("tok", canary_);
-  WritePolicy(Policy("          - file: {env: F}\n          - file: {path: /run/secrets/token}\n", "", ""));
+  WritePolicy(Policy("          - file: {env: F}\n          - file: {path: /run/secrets/token}\n", "",
+                     SandboxWithHelpersYaml()));
   auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
                    "\"$0\" \"$F\"; \"$0\" /run/secrets/token; cat /run/secrets/token; \"$1\"",
                    Helper("show_fd_digest"), Helper("show_fds")});

@@ -229,6 +229,8 @@ TEST(SandboxLaunchTest, TmpIsPrivate) {
   SKIP_UNLESS_SANDBOX();
   Sandbox s;
   s.config.write = {".", "/tmp"};
+  // The probe itself must stay visible when the build tree is below /tmp.
+  s.config.read = {"/", ::jitsec::testing::HelpersDir()};
   std::string name = "/tmp/jitsec-private-" + std::to_string(::getpid());
   Outcome o = s.Probe({"write", name});
   EXPECT_EQ(o.out, "ok\n");
