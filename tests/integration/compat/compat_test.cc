@@ -182,6 +182,51 @@ TEST_F(CompatTest, PsqlCannotSeeASocketBelowThePrivateTmpUnlessItIsNamed) {
   EXPECT_NE(r.err.find("No such file or directory"), std::string::npos) << r.err;
 }
 
+// Issue 3 and security.md invariant 7: the sandbox needs no privileges. CI runs the suite as
+// root, so this test drops to an ordinary user itself (setpriv to nobody) and runs the default
+// sandbox from that user's own jitsec home and workspace; run as an ordinary user, it runs as
+// that user.
+TEST_F(CompatTest, AnOrdinaryUserCanRunTheDefaultSandbox) {
+  const bool as_root = ::geteuid() == 0;
+  const uid_t uid = as_root ? 65534 : ::getuid();  // nobody
+  const gid_t gid = as_root ? 65534 : ::getgid();
+  if (as_root && FindTool("setpriv").empty()) {
+    GTEST_SKIP() << "setpriv (util-linux) is not installed: cannot drop to an ordinary user";
+  }
+  ASSERT_TRUE(InitGitRepository());
+  WritePolicy();
+  if (as_root) {
+    // Everything below the temporary home becomes the user's (the policy must be theirs too).
+    for (const auto& e : fs::recursive_directory_iterator(home_.dir.path())) {
+      ASSERT_EQ(::lchown(e.path().c_str(), uid, gid), 0)
+          << e.path() << ": " << std::strerror(errno);
+    }
+    ASSERT_EQ(::chown(home_.dir.path().c_str(), uid, gid), 0);
+  }
+  std::vector<std::string> argv{
+      JitsecBinary(), "run",     "--task", "t",
+      "--",           "/bin/sh", "-c",     "id -u; echo written > out.txt; cat out.txt"};
+  if (as_root) {
+    argv.insert(argv.begin(),
+                {FindTool("setpriv"), "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  }
+  RunOptions o;
+  o.env = Env();
+  o.cwd = workspace_;
+  if (as_root) {
+    auto reach = RunProcess({argv[0], "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                             "/usr/bin/test", "-x", JitsecBinary()},
+                            o);
+    if (reach.status != 0) {
+      GTEST_SKIP() << "nobody cannot execute " << JitsecBinary() << " (a build directory below a "
+                   << "private path): run this test as an ordinary user instead";
+    }
+  }
+  auto r = RunProcess(argv, o);
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, std::to_string(uid) + "\nwritten\n") << r.err;
+}
+
 // A one-shot HTTP/1.0 server on the host's 127.0.0.1 (an ephemeral port): answers every
 // connection with `body` and remembers the request line of the first one.
 class LoopbackHttpServer {

@@ -106,8 +106,8 @@ TEST_F(TreeKillTest, SigkillOfJitsecKillsADetachedGrandchild) {
   if (first != "grandchild\n") {
     ::kill(jitsec, SIGKILL);
     ::waitpid(jitsec, nullptr, 0);
-    FAIL() << "the probe did not start its grandchild: \"" << first << "\"; jitsec's stderr: "
-           << ReadTextFile(err_path);
+    FAIL() << "the probe did not start its grandchild: \"" << first
+           << "\"; jitsec's stderr: " << ReadTextFile(err_path);
   }
   // jitsec, the namespace init (today a fork of jitsec, same argv), the command and the
   // grandchild: at least jitsec, the command and the grandchild carry the marker.
