@@ -4,13 +4,19 @@
 #include "base/random.h"
 
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
 
+#include <errno.h>
 #include <poll.h>
 #include <string.h>
 
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -66,6 +72,9 @@ using Clock = std::chrono::system_clock;
 constexpr std::chrono::seconds kDefaultTtl{3600};
 constexpr size_t kPasswordBytes = 32;
 constexpr size_t kPrefixMaxLen = 20;
+// What PQencryptPasswordConn (libpq 15) uses: PostgreSQL's defaults.
+constexpr int kScramIterations = 4096;
+constexpr size_t kScramSaltBytes = 16;
 
 struct ConnCloser {
   void operator()(PGconn* c) const { PQfinish(c); }
@@ -189,6 +198,35 @@ std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
   return failure;
 }
 
+// Drives a non-blocking connect to its end, as PQconnectdb does but with our own time limit
+// (libpq applies connect_timeout only in its blocking loop). `while_waiting` runs once, right
+// after the startup packet went out: the server then forks and initialises the backend, and the
+// client's own CPU work (hashing the new role's password) overlaps with it. False on timeout;
+// otherwise PQstatus tells success or failure.
+bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
+                   const std::function<void()>& while_waiting) {
+  if (PQstatus(conn) == CONNECTION_BAD) return true;
+  PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+  bool waited = false;
+  while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+    if (st == PGRES_POLLING_READING && !waited && while_waiting) {
+      waited = true;
+      while_waiting();
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd pfd{};
+    pfd.fd = PQsocket(conn);
+    pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    int n = ::poll(&pfd, 1, int(std::min<int64_t>(left.count(), 60000)));
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) continue;      // re-checks the time left
+    st = PQconnectPoll(conn);  // also reports a poll error through the socket state
+  }
+  return true;
+}
+
 // An idle session has nothing to read unless the server is closing it (a restart,
 // idle_session_timeout, pg_terminate_backend) or sent something we have no use for: in both
 // cases a fresh session is the safe choice. libpq only notices a closed socket on the next
@@ -241,10 +279,13 @@ class PostgresProvider final : public Provider {
  private:
   std::string Prefix() const { return "postgres provider " + Quoted(name_) + ": "; }
   Error Err(ErrorCode code, std::string what) const { return Error(code, Prefix() + what); }
-  Result<Conn> Connect(Deadline deadline) const;
+  // A new admin session; `while_waiting` (may be empty) runs while the server starts it.
+  Result<Conn> Connect(Deadline deadline, const std::function<void()>& while_waiting) const;
   // The admin session, opened on first use and reused while StillUsable; `reused` says whether
   // it was already open (a lost reused session may be retried, a fresh one may not).
-  Result<PGconn*> Session(Deadline deadline, bool* reused);
+  // `while_waiting` runs only when a session is being opened.
+  Result<PGconn*> Session(Deadline deadline, bool* reused,
+                          const std::function<void()>& while_waiting = {});
   void EndSession() { session_.reset(); }
 
   std::string name_;
@@ -255,19 +296,21 @@ class PostgresProvider final : public Provider {
   Conn session_;
 };
 
-Result<PGconn*> PostgresProvider::Session(Deadline deadline, bool* reused) {
+Result<PGconn*> PostgresProvider::Session(Deadline deadline, bool* reused,
+                                          const std::function<void()>& while_waiting) {
   if (session_ && StillUsable(session_.get())) {
     *reused = true;
     return session_.get();
   }
   session_.reset();
   *reused = false;
-  JITSEC_ASSIGN_OR_RETURN(session_, Connect(deadline));
+  JITSEC_ASSIGN_OR_RETURN(session_, Connect(deadline, while_waiting));
   PQsetNoticeProcessor(session_.get(), IgnoreNotice, nullptr);
   return session_.get();
 }
 
-Result<Conn> PostgresProvider::Connect(Deadline deadline) const {
+Result<Conn> PostgresProvider::Connect(Deadline deadline,
+                                       const std::function<void()>& while_waiting) const {
   auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::steady_clock::now());
   if (remaining.count() <= 0) {
@@ -322,9 +365,6 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline) const {
   } else {
     set("password", secret);
   }
-  // libpq rounds connect_timeout up to at least 2 seconds.
-  auto secs = std::max<int64_t>(2, (remaining.count() + 999) / 1000);
-  set("connect_timeout", std::to_string(secs));
   std::string options;
   for (auto& [k, v] : params) {
     if (k == "options") options = std::string(v.Reveal().substr(0, v.size() - 1)) + " ";
@@ -341,8 +381,20 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline) const {
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  Conn conn(PQconnectdbParams(keys.data(), values.data(), 0));
+  Conn conn(PQconnectStartParams(keys.data(), values.data(), 0));
   if (!conn) return Fail(Err(ErrorCode::kProviderUnavailable, "cannot connect: out of memory"));
+  // At least 2 seconds, as libpq's connect_timeout would.
+  const auto until = std::chrono::steady_clock::now() +
+                     std::max<std::chrono::milliseconds>(remaining, std::chrono::seconds(2));
+  if (!FinishConnect(conn.get(), until, while_waiting)) {
+    // libpq has already written 'connection to server on socket "..." failed: ' for the host it
+    // is trying; complete it as its own connect_timeout would.
+    std::string pending = FirstLine(PQerrorMessage(conn.get()));
+    if (!pending.empty() && pending.back() != ':') pending.clear();
+    return Fail(
+        Err(ErrorCode::kProviderUnavailable,
+            "cannot connect: " + (pending.empty() ? "" : pending + " ") + "timeout expired"));
+  }
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string msg = FirstLine(PQerrorMessage(conn.get()));
     for (auto& [k, v] : params) {
@@ -368,22 +420,27 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
   const std::string role = *role_r;
   const auto ttl = request.ttl.count() > 0 ? request.ttl : kDefaultTtl;
 
-  bool reused = false;
-  JITSEC_ASSIGN_OR_RETURN(PGconn * c, Session(deadline, &reused));
-
   SecretBytes raw = RandomSecret(kPasswordBytes);
   std::string encoded = Base64Encode(raw.Reveal(), Base64Alphabet::kUrl, /*pad=*/false);
   SecretBytes password(encoded);
   explicit_bzero(encoded.data(), encoded.size());
-  SecretBytes password_z = CString(password.Reveal());
 
-  char* verifier = PQencryptPasswordConn(c, password_z.data(), role.c_str(), "scram-sha-256");
-  if (verifier == nullptr) {
+  // Hashing (4096 PBKDF2 rounds) runs while the server starts the admin session, if one is
+  // being opened; otherwise right after.
+  std::optional<Result<std::string>> verifier;
+  auto hash = [&] {
+    verifier = ScramSha256Verifier(password.Reveal(), RandomSecret(kScramSaltBytes).Reveal(),
+                                   kScramIterations);
+  };
+  bool reused = false;
+  JITSEC_ASSIGN_OR_RETURN(PGconn * c, Session(deadline, &reused, hash));
+  if (!verifier) hash();
+  if (!*verifier) {
     return Fail(Err(ErrorCode::kProviderRejected,
-                    "cannot hash the new password: " + FirstLine(PQerrorMessage(c))));
+                    "cannot hash the new password: " + verifier->error().message()));
   }
-  std::string verifier_literal = EscapeLiteral(c, verifier);
-  PQfreemem(verifier);
+  std::string verifier_literal = EscapeLiteral(c, **verifier);
+  verifier.reset();
 
   const Clock::time_point expires = Clock::now() + ttl;
   const std::string qrole = EscapeIdentifier(c, role);
@@ -549,6 +606,48 @@ Status CheckPrefix(std::string_view name, const std::string& prefix) {
 }
 
 }  // namespace
+
+Result<std::string> ScramSha256Verifier(std::string_view password, std::string_view salt,
+                                        int iterations) {
+  if (iterations < 1) return Fail(ErrorCode::kInvalidArgument, "SCRAM iterations must be >= 1");
+  if (salt.empty()) return Fail(ErrorCode::kInvalidArgument, "empty SCRAM salt");
+  // SASLprep (RFC 4013) maps nothing in printable ASCII: for such a password it is the identity,
+  // and we never need more.
+  if (!std::all_of(password.begin(), password.end(),
+                   [](char ch) { return ch >= 0x20 && ch <= 0x7e; })) {
+    return Fail(ErrorCode::kInvalidArgument, "password is not printable ASCII");
+  }
+  // RFC 5802: SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, i), ClientKey =
+  // HMAC(SaltedPassword, "Client Key"), StoredKey = SHA-256(ClientKey), ServerKey =
+  // HMAC(SaltedPassword, "Server Key").
+  SecretBytes salted(size_t{SHA256_DIGEST_LENGTH});
+  SecretBytes client_key(size_t{SHA256_DIGEST_LENGTH});
+  unsigned char stored_key[SHA256_DIGEST_LENGTH];
+  unsigned char server_key[SHA256_DIGEST_LENGTH];
+  auto* sp = reinterpret_cast<unsigned char*>(salted.mutable_data());
+  auto* ck = reinterpret_cast<unsigned char*>(client_key.mutable_data());
+  unsigned int len = 0;
+  constexpr std::string_view kClient = "Client Key";
+  constexpr std::string_view kServer = "Server Key";
+  if (PKCS5_PBKDF2_HMAC(password.data(), int(password.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()), int(salt.size()),
+                        iterations, EVP_sha256(), SHA256_DIGEST_LENGTH, sp) != 1 ||
+      HMAC(EVP_sha256(), sp, SHA256_DIGEST_LENGTH,
+           reinterpret_cast<const unsigned char*>(kClient.data()), kClient.size(), ck,
+           &len) == nullptr ||
+      SHA256(ck, SHA256_DIGEST_LENGTH, stored_key) == nullptr ||
+      HMAC(EVP_sha256(), sp, SHA256_DIGEST_LENGTH,
+           reinterpret_cast<const unsigned char*>(kServer.data()), kServer.size(), server_key,
+           &len) == nullptr) {
+    return Fail(ErrorCode::kInternal, "OpenSSL failed to compute the SCRAM-SHA-256 verifier");
+  }
+  auto b64 = [](const unsigned char* p, size_t n) {
+    return Base64Encode(std::string_view(reinterpret_cast<const char*>(p), n));
+  };
+  return "SCRAM-SHA-256$" + std::to_string(iterations) + ":" +
+         b64(reinterpret_cast<const unsigned char*>(salt.data()), salt.size()) + "$" +
+         b64(stored_key, sizeof stored_key) + ":" + b64(server_key, sizeof server_key);
+}
 
 bool IsPlainIdentifier(std::string_view name, size_t max_len) {
   if (name.empty() || name.size() > max_len) return false;

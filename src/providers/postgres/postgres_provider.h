@@ -31,4 +31,13 @@ namespace jitsec::providers::postgres {
 // `max_len`): refused here too even though the policy validator checks them (defence in depth).
 bool IsPlainIdentifier(std::string_view name, size_t max_len = 63);
 
+// The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5803 form
+// "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", base64), what
+// PQencryptPasswordConn computes, but without a connection, so that Issue can hash while the
+// server is still starting the admin session. `salt` is raw bytes. Fails with kInvalidArgument
+// for a password that is not printable ASCII (SASLprep would have to change it; jitsec's
+// passwords are base64url) or no salt.
+[[nodiscard]] Result<std::string> ScramSha256Verifier(std::string_view password,
+                                                      std::string_view salt, int iterations = 4096);
+
 }  // namespace jitsec::providers::postgres

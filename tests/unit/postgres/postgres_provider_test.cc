@@ -11,8 +11,12 @@
 #include <libpq-fe.h>
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -187,6 +191,30 @@ TEST(PostgresRoleNameTest, PlainIdentifierRules) {
   EXPECT_TRUE(IsPlainIdentifier(std::string(63, 'a')));
 }
 
+TEST(PostgresScramTest, VerifierMatchesTheRfc7677Example) {
+  // RFC 7677's user "user" / password "pencil" with its salt; the same verifier is in
+  // PostgreSQL's own regression tests (password.sql) and Python's hashlib agrees.
+  std::string salt = *Base64Decode("W22ZaJ0SNY7soEsUEjb6gQ==");
+  auto v = ScramSha256Verifier("pencil", salt, 4096);
+  ASSERT_TRUE(v.has_value()) << v.error().message();
+  EXPECT_EQ(
+      *v,
+      "SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY="
+      ":wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=");
+}
+
+TEST(PostgresScramTest, RefusesPasswordsSaslprepWouldChangeAndEmptySalt) {
+  auto v = ScramSha256Verifier("caf\xc3\xa9", "salt", 4096);
+  ASSERT_FALSE(v.has_value());
+  EXPECT_EQ(v.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(v.error().message(), "password is not printable ASCII");
+  auto tab = ScramSha256Verifier("a\tb", "salt", 4096);
+  ASSERT_FALSE(tab.has_value());
+  auto nosalt = ScramSha256Verifier("pencil", "", 4096);
+  ASSERT_FALSE(nosalt.has_value());
+  EXPECT_EQ(nosalt.error().message(), "empty SCRAM salt");
+}
+
 TEST(PostgresProviderCreateTest, RefusesHostileRolePrefix) {
   policy::ProviderConfig c;
   c.name = "pg-x";
@@ -257,6 +285,11 @@ TEST_F(PostgresProviderTest, IssueCreatesLoginRoleWithValidUntilAndExactlyTheGra
   EXPECT_EQ(Field(*lease, "port"), std::to_string(server_->port()));
   EXPECT_EQ(Field(*lease, "dbname"), "app");
   EXPECT_EQ(Field(*lease, "password").size(), 43U);  // 32 bytes, base64url without padding
+  // Stored as PostgreSQL's default SCRAM verifier: 4096 iterations, 16-byte salt.
+  EXPECT_EQ(server_->Query("SELECT rolpassword ~ '^SCRAM-SHA-256\\$4096:[A-Za-z0-9+/]{22}==\\$' "
+                           "FROM pg_authid WHERE rolname = '" +
+                           role + "'"),
+            "t");
   ASSERT_TRUE(p->Revoke(lease->ref, Soon()));
 }
 
@@ -467,6 +500,48 @@ TEST_F(PostgresProviderTest, PasswordReachesNeitherServerLogNorCatalogInClear) {
   EXPECT_NE(log.find("CREATE ROLE"), std::string::npos) << "statement logging did not work";
   EXPECT_NE(log.find("SCRAM-SHA-256$"), std::string::npos);
   EXPECT_EQ(log.find(pw), std::string::npos) << "the password is in the server log";
+}
+
+// Needs no server: a unix socket that accepts connections into its backlog and never answers.
+TEST(PostgresProviderConnectTest, GivesUpAtTheDeadlineWhenTheServerNeverAnswers) {
+  jitsec::testing::ScopedTempDir dir;
+  const std::string path = (dir / ".s.PGSQL.5999").string();
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(path.size(), sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 8), 0);
+
+  FakeSecrets secrets;
+  secrets.Set("pg-admin", "not-used-4c1e9d");
+  ProviderContext ctx;
+  ctx.store = &secrets;
+  policy::ProviderConfig config;
+  config.name = "pg-test";
+  config.type = policy::ProviderType::kPostgres;
+  config.conninfo = "host=" + dir.path().string() + " port=5999 user=jitsec_admin dbname=app";
+  config.admin_secret = "pg-admin";
+  config.role_prefix = "jt_";
+  auto p = CreatePostgresProvider(config, ctx);
+  ASSERT_TRUE(p.has_value()) << p.error().message();
+  LeaseRequest req;
+  req.lease_id = NewId("l-");
+  req.grants = {"app_readonly"};
+  const auto start = std::chrono::steady_clock::now();
+  auto lease = (*p)->Issue(req, start + std::chrono::milliseconds(100));
+  const auto took = std::chrono::steady_clock::now() - start;
+  ::close(fd);
+  ASSERT_FALSE(lease.has_value());
+  EXPECT_EQ(lease.error().code(), ErrorCode::kProviderUnavailable);
+  EXPECT_EQ(lease.error().message(),
+            "postgres provider \"pg-test\": cannot connect: connection to server on socket \"" +
+                path + "\" failed: timeout expired");
+  // At least libpq's 2-second minimum of connect_timeout, and not much more.
+  EXPECT_GE(took, std::chrono::seconds(2));
+  EXPECT_LT(took, std::chrono::seconds(5));
 }
 
 TEST_F(PostgresProviderTest, IssueAndRevokeShareOneAdminLoginWithoutServerWarnings) {
