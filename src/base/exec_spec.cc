@@ -20,6 +20,7 @@ void ExecSpec::Finalize() {
   argv_ptrs_.push_back(nullptr);
   for (const auto& e : envp) envp_ptrs_.push_back(e.c_str());
   envp_ptrs_.push_back(nullptr);
+  fd_scratch_.assign(fds.size(), -1);
 }
 
 int ExecSpec::max_target_fd() const {
@@ -82,11 +83,10 @@ bool ResetSignals() noexcept {
 bool ApplyFdTable(const ExecSpec& spec) noexcept {
   // Move every source above every target first, so that installing one target cannot
   // clobber a source that another target still needs.
-  constexpr int kMaxFds = 64;
-  int tmp[kMaxFds];
+  int* tmp = spec.fd_scratch();
   size_t n = spec.fds.size();
-  if (n > kMaxFds) {
-    errno = EMFILE;
+  if (!spec.fd_scratch_fits()) {  // Finalize was not called after the last change to fds
+    errno = EINVAL;
     return false;
   }
   int base = spec.max_target_fd() + 1;

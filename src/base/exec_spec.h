@@ -33,10 +33,15 @@ struct ExecSpec {
   char* const* argv_ptrs() const { return const_cast<char* const*>(argv_ptrs_.data()); }
   char* const* envp_ptrs() const { return const_cast<char* const*>(envp_ptrs_.data()); }
   int max_target_fd() const;
+  // Scratch space for the child's descriptor shuffle, one slot per fds entry, allocated by
+  // Finalize so that the child does not allocate (the child writes only its own copy).
+  int* fd_scratch() const { return const_cast<int*>(fd_scratch_.data()); }
+  bool fd_scratch_fits() const { return fd_scratch_.size() == fds.size(); }
 
  private:
   std::vector<const char*> argv_ptrs_;
   std::vector<const char*> envp_ptrs_;
+  std::vector<int> fd_scratch_;
 };
 
 enum class ChildStep : uint32_t {

@@ -438,6 +438,29 @@ TEST_F(RunE2ETest, DryRunAndExplainIssueNothing) {
   ExpectNoLeak(e);
 }
 
+TEST_F(RunE2ETest, HundredCredentialsAreAllDeliveredSandboxedAndNot) {
+  // More descriptors than a fixed-size table in the child would hold (it once held 64).
+  constexpr int kCount = 100;
+  std::string creds;
+  for (int i = 0; i < kCount; ++i) {
+    SetSecret("s" + std::to_string(i), canary_ + "-" + std::to_string(i));
+    creds += "      C" + std::to_string(i) + ": {provider: store, secret: s" + std::to_string(i) +
+             ", deliver: [{file: {env: F" + std::to_string(i) + "}}]}\n";
+  }
+  for (bool sandboxed : {false, true}) {
+    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    WritePolicy("version: 1\ntasks:\n  t:\n" +
+                (sandboxed ? SandboxWithHelpersYaml() : std::string("    sandbox: {enabled: false}\n")) +
+                "    credentials:\n" + creds);
+    auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "\"$0\" \"$F99\" && \"$1\" | wc -l",
+                     Helper("show_fd_digest"), Helper("show_fds")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, Fnv(canary_ + "-99") + "\nwritable=no\n" + std::to_string(3 + kCount) + "\n")
+        << "sandboxed=" << sandboxed;
+    ExpectNoLeak(r);
+  }
+}
+
 TEST_F(RunE2ETest, SandboxedRunDeliversByDescriptorAndByMountedPath) {
   JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
   JITSEC_SKIP_UNLESS(Feature::kLandlock);
