@@ -1,6 +1,8 @@
-/* Interleaved start-up timer: runs each command (groups separated by a lone "--") once per
+/* Interleaved start-up timer: runs each command (groups separated by a lone ":::") once per
  * round, N rounds, and prints one line per command: the median, min and max wall time in ms.
- * Usage: spawn_timer N cmd1 args -- cmd2 args -- ...   (stdout/stderr of the commands: /dev/null) */
+ * Usage: spawn_timer N cmd1 args ::: cmd2 args ::: ...
+ * (stdin, stdout and stderr of the commands: /dev/null). The separator is not "--" because
+ * commands such as `jitsec run --task T -- CMD` contain that. Exits 4 when a command fails. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <spawn.h>
@@ -25,9 +27,13 @@ int main(int argc, char** argv) {
   int ncmd = 0;
   cmds[ncmd++] = &argv[2];
   for (int i = 2; i < argc; ++i) {
-    if (strcmp(argv[i], "--") == 0) {
+    if (strcmp(argv[i], ":::") == 0) {
       argv[i] = NULL;
-      if (ncmd < 16) cmds[ncmd++] = &argv[i + 1];
+      if (ncmd == 16 || i + 1 == argc) {
+        fprintf(stderr, "spawn_timer: at most 16 commands, none empty\n");
+        return 2;
+      }
+      cmds[ncmd++] = &argv[i + 1];
     }
   }
   double* t = calloc((size_t)(n * ncmd), sizeof *t);
