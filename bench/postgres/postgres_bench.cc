@@ -108,7 +108,9 @@ class Steps {
     cpu_ = CpuMs();
   }
   void Stop(const std::string& name) {
-    if (std::find(order_.begin(), order_.end(), name) == order_.end()) order_.push_back(name);
+    if (std::find(order_.begin(), order_.end(), name) == order_.end()) {
+      order_.push_back(name);
+    }
     samples_[name].push_back({NowMs() - wall_, CpuMs() - cpu_});
   }
   void Print(const char* title) const {
@@ -121,7 +123,9 @@ class Steps {
       auto s = samples_.at(name);
       auto med = [&s](auto field) {
         std::vector<double> v;
-        for (const auto& x : s) v.push_back(x.*field);
+        for (const auto& x : s) {
+          v.push_back(x.*field);
+        }
         std::sort(v.begin(), v.end());
         return v[v.size() / 2];
       };
@@ -276,7 +280,9 @@ PGconn* AdminLoginOverlapped(Work work) {
     ::poll(&pfd, 1, 10000);
     st = PQconnectPoll(c);
   }
-  if (!done) work();
+  if (!done) {
+    work();
+  }
   if (PQstatus(c) != CONNECTION_OK) {
     std::fprintf(stderr, "connect: %s", PQerrorMessage(c));
     std::exit(1);
@@ -340,17 +346,23 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   int breakdown = 0;
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--breakdown=", 12) == 0) breakdown = std::atoi(argv[i] + 12);
+    if (std::strncmp(argv[i], "--breakdown=", 12) == 0) {
+      breakdown = std::atoi(argv[i] + 12);
+    }
   }
   auto server = PostgresServer::Start();
   if (!server) {
     std::fprintf(stderr, "cannot start a PostgreSQL server (are the binaries installed?)\n");
     return 1;
   }
-  if (server->Psql("CREATE ROLE app_readonly NOLOGIN").status != 0) return 1;
+  if (server->Psql("CREATE ROLE app_readonly NOLOGIN").status != 0) {
+    return 1;
+  }
   g_server = server.get();
   benchmark::RunSpecifiedBenchmarks();
-  if (breakdown > 0) Breakdown(breakdown);
+  if (breakdown > 0) {
+    Breakdown(breakdown);
+  }
   benchmark::Shutdown();
   return 0;
 }

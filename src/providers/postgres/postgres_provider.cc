@@ -88,7 +88,9 @@ struct OptionsCloser {
   void operator()(PQconninfoOption* o) const {
     // Values may hold the admin password: wipe before libpq frees them.
     for (PQconninfoOption* p = o; p != nullptr && p->keyword != nullptr; ++p) {
-      if (p->val != nullptr) explicit_bzero(p->val, strlen(p->val));
+      if (p->val != nullptr) {
+        explicit_bzero(p->val, strlen(p->val));
+      }
     }
     PQconninfoFree(o);
   }
@@ -100,13 +102,17 @@ std::string Quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 std::string FirstLine(std::string_view text) {
   size_t nl = text.find('\n');
   std::string line(text.substr(0, nl));
-  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) line.pop_back();
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\r')) {
+    line.pop_back();
+  }
   return line;
 }
 
 // Defence in depth: libpq messages do not quote passwords, but never trust that.
 std::string Scrub(std::string text, std::string_view secret) {
-  if (secret.size() < 4) return text;
+  if (secret.size() < 4) {
+    return text;
+  }
   for (size_t at = text.find(secret); at != std::string::npos; at = text.find(secret, at)) {
     text.replace(at, secret.size(), "<redacted>");
   }
@@ -127,7 +133,9 @@ SecretBytes CString(std::string_view s) {
 
 std::string EscapeIdentifier(PGconn* conn, std::string_view name) {
   char* q = PQescapeIdentifier(conn, name.data(), name.size());
-  if (q == nullptr) return {};
+  if (q == nullptr) {
+    return {};
+  }
   std::string out(q);
   PQfreemem(q);
   return out;
@@ -135,7 +143,9 @@ std::string EscapeIdentifier(PGconn* conn, std::string_view name) {
 
 std::string EscapeLiteral(PGconn* conn, std::string_view text) {
   char* q = PQescapeLiteral(conn, text.data(), text.size());
-  if (q == nullptr) return {};
+  if (q == nullptr) {
+    return {};
+  }
   std::string out(q);
   explicit_bzero(q, strlen(q));
   PQfreemem(q);
@@ -160,11 +170,19 @@ struct SqlError {
 SqlError ErrorOf(PGconn* conn, const PGresult* res) {
   SqlError e;
   if (res != nullptr) {
-    if (const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) e.sqlstate = s;
-    if (const char* m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) e.message = m;
+    if (const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) {
+      e.sqlstate = s;
+    }
+    if (const char* m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) {
+      e.message = m;
+    }
   }
-  if (e.message.empty()) e.message = FirstLine(PQerrorMessage(conn));
-  if (e.message.empty()) e.message = "unknown error";
+  if (e.message.empty()) {
+    e.message = FirstLine(PQerrorMessage(conn));
+  }
+  if (e.message.empty()) {
+    e.message = "unknown error";
+  }
   return e;
 }
 
@@ -194,7 +212,9 @@ std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
       failure = ScriptError{done, ErrorOf(conn, res.get()), false};
     }
   }
-  if (failure) failure->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+  if (failure) {
+    failure->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+  }
   return failure;
 }
 
@@ -205,7 +225,9 @@ std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
 // otherwise PQstatus tells success or failure.
 bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
                    const std::function<void()>& while_waiting) {
-  if (PQstatus(conn) == CONNECTION_BAD) return true;
+  if (PQstatus(conn) == CONNECTION_BAD) {
+    return true;
+  }
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   bool waited = false;
   while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
@@ -213,15 +235,22 @@ bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
       waited = true;
       while_waiting();
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= until) {
+      return false;
+    }
+    // Rounded up: a poll that wakes a fraction of a millisecond early must not end the wait.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
     pollfd pfd{};
     pfd.fd = PQsocket(conn);
     pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     int n = ::poll(&pfd, 1, int(std::min<int64_t>(left.count(), 60000)));
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) continue;      // re-checks the time left
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n == 0) {
+      continue;  // re-checks the time left
+    }
     st = PQconnectPoll(conn);  // also reports a poll error through the socket state
   }
   return true;
@@ -232,7 +261,9 @@ bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
 // cases a fresh session is the safe choice. libpq only notices a closed socket on the next
 // query, hence the look at the socket.
 bool StillUsable(PGconn* conn) {
-  if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) return false;
+  if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+    return false;
+  }
   pollfd pfd{};
   pfd.fd = PQsocket(conn);
   pfd.events = POLLIN;
@@ -267,7 +298,9 @@ class PostgresProvider final : public Provider {
     ref.lease_id = request.lease_id;
     ref.provider = name_;
     ref.type = policy::ProviderType::kPostgres;
-    if (auto role = RoleNameFor(role_prefix_, request.lease_id)) ref.handle = *role;
+    if (auto role = RoleNameFor(role_prefix_, request.lease_id)) {
+      ref.handle = *role;
+    }
     ref.revoke_params = {
         {"conninfo", conninfo_}, {"admin_secret", admin_secret_}, {"role_prefix", role_prefix_}};
     return ref;
@@ -316,7 +349,9 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   if (remaining.count() <= 0) {
     return Fail(Err(ErrorCode::kTimeout, "deadline passed before connecting"));
   }
-  if (store_ == nullptr) return Fail(Err(ErrorCode::kInternal, "no secret store to read from"));
+  if (store_ == nullptr) {
+    return Fail(Err(ErrorCode::kInternal, "no secret store to read from"));
+  }
   auto admin = store_->Get(admin_secret_);
   if (!admin) {
     return Fail(Error(admin.error().code(), Prefix() + "admin secret " + Quoted(admin_secret_) +
@@ -336,7 +371,9 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   };
   auto merge = [&](const Options& opts) {
     for (PQconninfoOption* o = opts.get(); o->keyword != nullptr; ++o) {
-      if (o->val != nullptr) set(o->keyword, o->val);
+      if (o->val != nullptr) {
+        set(o->keyword, o->val);
+      }
     }
   };
   char* err = nullptr;
@@ -367,7 +404,9 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   }
   std::string options;
   for (auto& [k, v] : params) {
-    if (k == "options") options = std::string(v.Reveal().substr(0, v.size() - 1)) + " ";
+    if (k == "options") {
+      options = std::string(v.Reveal().substr(0, v.size() - 1)) + " ";
+    }
   }
   options += "-c statement_timeout=" + std::to_string(std::max<int64_t>(1000, remaining.count()));
   set("options", options);
@@ -382,7 +421,9 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   keys.push_back(nullptr);
   values.push_back(nullptr);
   Conn conn(PQconnectStartParams(keys.data(), values.data(), 0));
-  if (!conn) return Fail(Err(ErrorCode::kProviderUnavailable, "cannot connect: out of memory"));
+  if (!conn) {
+    return Fail(Err(ErrorCode::kProviderUnavailable, "cannot connect: out of memory"));
+  }
   // At least 2 seconds, as libpq's connect_timeout would.
   const auto until = std::chrono::steady_clock::now() +
                      std::max<std::chrono::milliseconds>(remaining, std::chrono::seconds(2));
@@ -390,7 +431,9 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
     // libpq has already written 'connection to server on socket "..." failed: ' for the host it
     // is trying; complete it as its own connect_timeout would.
     std::string pending = FirstLine(PQerrorMessage(conn.get()));
-    if (!pending.empty() && pending.back() != ':') pending.clear();
+    if (!pending.empty() && pending.back() != ':') {
+      pending.clear();
+    }
     return Fail(
         Err(ErrorCode::kProviderUnavailable,
             "cannot connect: " + (pending.empty() ? "" : pending + " ") + "timeout expired"));
@@ -398,7 +441,9 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     std::string msg = FirstLine(PQerrorMessage(conn.get()));
     for (auto& [k, v] : params) {
-      if (k == "password") msg = Scrub(msg, v.Reveal().substr(0, v.size() - 1));
+      if (k == "password") {
+        msg = Scrub(msg, v.Reveal().substr(0, v.size() - 1));
+      }
     }
     return Fail(Err(ErrorCode::kProviderUnavailable, "cannot connect: " + Scrub(msg, secret)));
   }
@@ -415,8 +460,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
     }
   }
   auto role_r = RoleNameFor(role_prefix_, request.lease_id);
-  if (!role_r)
+  if (!role_r) {
     return Fail(std::move(role_r).error().WithContext(Prefix().substr(0, Prefix().size() - 2)));
+  }
   const std::string role = *role_r;
   const auto ttl = request.ttl.count() > 0 ? request.ttl : kDefaultTtl;
 
@@ -434,7 +480,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
   };
   bool reused = false;
   JITSEC_ASSIGN_OR_RETURN(PGconn * c, Session(deadline, &reused, hash));
-  if (!verifier) hash();
+  if (!verifier) {
+    hash();
+  }
   if (!*verifier) {
     return Fail(Err(ErrorCode::kProviderRejected,
                     "cannot hash the new password: " + verifier->error().message()));
@@ -453,7 +501,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
   std::vector<std::string> grants_sql;
   for (const auto& g : request.grants) {
     std::string qg = EscapeIdentifier(c, g);
-    if (qg.empty()) return Fail(Err(ErrorCode::kInternal, "cannot quote grant " + Quoted(g)));
+    if (qg.empty()) {
+      return Fail(Err(ErrorCode::kInternal, "cannot quote grant " + Quoted(g)));
+    }
     grants_sql.push_back("GRANT " + qg + " TO " + qrole);
   }
   std::string script = "SELECT pg_catalog.set_config('statement_timeout', '" +
@@ -461,7 +511,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
                        " LOGIN PASSWORD " + verifier_literal + " VALID UNTIL '" +
                        FormatTimestamp(expires) + "'";
   explicit_bzero(verifier_literal.data(), verifier_literal.size());
-  for (const auto& g : grants_sql) script += "; " + g;
+  for (const auto& g : grants_sql) {
+    script += "; " + g;
+  }
   auto failed = RunScript(c, script);
   explicit_bzero(script.data(), script.size());
   if (failed) {
@@ -470,7 +522,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
     // A session lost mid-query may or may not have committed: never reuse it, and never call
     // that "unavailable" (the caller then revokes, which is success if nothing was created).
     const bool lost = failed->connection_lost;
-    if (lost || PQtransactionStatus(c) != PQTRANS_IDLE) EndSession();
+    if (lost || PQtransactionStatus(c) != PQTRANS_IDLE) {
+      EndSession();
+    }
     if (at == 0 && !lost) {
       return Fail(Err(ErrorCode::kProviderUnavailable, "begin transaction failed: " + why));
     }
@@ -500,10 +554,16 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
   }
   uri.Append("@");
   const bool socket_dir = host.starts_with("/") || host.starts_with("@");
-  if (!socket_dir) uri.Append(host.find(':') != std::string::npos ? "[" + host + "]" : host);
-  if (!port.empty()) uri.Append(":" + port);
+  if (!socket_dir) {
+    uri.Append(host.find(':') != std::string::npos ? "[" + host + "]" : host);
+  }
+  if (!port.empty()) {
+    uri.Append(":" + port);
+  }
   uri.Append("/" + PercentEncode(db));
-  if (socket_dir) uri.Append("?host=" + PercentEncode(host));
+  if (socket_dir) {
+    uri.Append("?host=" + PercentEncode(host));
+  }
 
   Lease lease;
   lease.ref = RefFor(request);
@@ -520,8 +580,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
 
 Status PostgresProvider::Revoke(const LeaseRef& ref, Deadline deadline) {
   auto expected = RoleNameFor(role_prefix_, ref.lease_id);
-  if (!expected)
+  if (!expected) {
     return Fail(std::move(expected).error().WithContext(Prefix().substr(0, Prefix().size() - 2)));
+  }
   const std::string role = ref.handle.empty() ? *expected : ref.handle;
   // A journal entry names the role to drop: only ever drop the one this lease created.
   if (role != *expected) {
@@ -560,7 +621,9 @@ Status PostgresProvider::Revoke(const LeaseRef& ref, Deadline deadline) {
                                "; REASSIGN OWNED BY " + q + " TO CURRENT_USER; DROP OWNED BY " + q +
                                "; DROP ROLE IF EXISTS " + q;
     auto failed = RunScript(c, script);
-    if (!failed) return Ok();
+    if (!failed) {
+      return Ok();
+    }
     // The server may have dropped a session kept from Issue while the command ran (not caught
     // by StillUsable if it happened just now): every step is idempotent, so run it again once
     // on a fresh session.
@@ -568,7 +631,9 @@ Status PostgresProvider::Revoke(const LeaseRef& ref, Deadline deadline) {
       EndSession();
       continue;
     }
-    if (failed->error.sqlstate == "42704") return Ok();  // undefined_object: already gone
+    if (failed->error.sqlstate == "42704") {
+      return Ok();  // undefined_object: already gone
+    }
     const size_t at = std::min(failed->statement, std::size(kSteps) - 1);
     return Fail(Err(ErrorCode::kRevokeFailed, "revoke role " + Quoted(role) + ": " +
                                                   std::string(kSteps[at]) +
@@ -609,8 +674,12 @@ Status CheckPrefix(std::string_view name, const std::string& prefix) {
 
 Result<std::string> ScramSha256Verifier(std::string_view password, std::string_view salt,
                                         int iterations) {
-  if (iterations < 1) return Fail(ErrorCode::kInvalidArgument, "SCRAM iterations must be >= 1");
-  if (salt.empty()) return Fail(ErrorCode::kInvalidArgument, "empty SCRAM salt");
+  if (iterations < 1) {
+    return Fail(ErrorCode::kInvalidArgument, "SCRAM iterations must be >= 1");
+  }
+  if (salt.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "empty SCRAM salt");
+  }
   // SASLprep (RFC 4013) maps nothing in printable ASCII: for such a password it is the identity,
   // and we never need more.
   if (!std::all_of(password.begin(), password.end(),
@@ -650,8 +719,12 @@ Result<std::string> ScramSha256Verifier(std::string_view password, std::string_v
 }
 
 bool IsPlainIdentifier(std::string_view name, size_t max_len) {
-  if (name.empty() || name.size() > max_len) return false;
-  if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_')) return false;
+  if (name.empty() || name.size() > max_len) {
+    return false;
+  }
+  if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_')) {
+    return false;
+  }
   return std::all_of(name.begin(), name.end(), [](char ch) {
     return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
   });
@@ -662,7 +735,9 @@ Result<std::string> RoleNameFor(std::string_view role_prefix, std::string_view l
     return Fail(ErrorCode::kInvalidArgument,
                 "role_prefix " + Quoted(role_prefix) + " is not a valid role name prefix");
   }
-  if (lease_id.empty()) return Fail(ErrorCode::kInvalidArgument, "empty lease id");
+  if (lease_id.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "empty lease id");
+  }
   std::string suffix;
   for (char ch : lease_id) {
     char l = (ch >= 'A' && ch <= 'Z') ? char(ch - 'A' + 'a') : ch;
@@ -670,7 +745,9 @@ Result<std::string> RoleNameFor(std::string_view role_prefix, std::string_view l
     suffix.push_back(ok ? l : '_');
   }
   const size_t room = 63 - role_prefix.size();
-  if (suffix.size() > room) suffix.erase(0, suffix.size() - room);
+  if (suffix.size() > room) {
+    suffix.erase(0, suffix.size() - room);
+  }
   return std::string(role_prefix) + suffix;
 }
 

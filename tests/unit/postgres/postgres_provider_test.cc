@@ -67,13 +67,19 @@ PgConn ConnectAs(const Lease& lease) {
 class PostgresProviderTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!jitsec::testing::HasFeature(Feature::kPostgres)) return;
+    if (!jitsec::testing::HasFeature(Feature::kPostgres)) {
+      return;
+    }
     server_ = PostgresServer::Start().release();
-    if (server_ == nullptr) return;
+    if (server_ == nullptr) {
+      return;
+    }
     auto r = server_->Psql(
         "CREATE ROLE app_readonly NOLOGIN; CREATE ROLE app_owner NOLOGIN; "
         "CREATE ROLE app_extra NOLOGIN; GRANT CREATE ON SCHEMA public TO app_owner;");
-    if (r.status != 0) ADD_FAILURE() << "setup: " << r.err;
+    if (r.status != 0) {
+      ADD_FAILURE() << "setup: " << r.err;
+    }
   }
   static void TearDownTestSuite() {
     delete server_;
@@ -83,7 +89,9 @@ class PostgresProviderTest : public ::testing::Test {
   void SetUp() override {
     JITSEC_SKIP_UNLESS(Feature::kPostgres);
     ASSERT_NE(server_, nullptr) << "could not start the test server";
-    if (!server_->Restart()) FAIL() << "server down";
+    if (!server_->Restart()) {
+      FAIL() << "server down";
+    }
     prefix_ = "jt" + RandomHex(4) + "_";
     secrets_.Set("pg-admin", PostgresServer::kAdminPassword);
     config_.name = "pg-test";
@@ -583,7 +591,9 @@ TEST_F(PostgresProviderTest, AdminSessionLastsFromIssueToRevokeOnly) {
   auto ref2 = lease2->ref;
   EXPECT_EQ(AdminSessions(), "1");
   p.reset();
-  for (int i = 0; i < 100 && AdminSessions() != "0"; ++i) ::usleep(10000);  // async exit
+  for (int i = 0; i < 100 && AdminSessions() != "0"; ++i) {
+    ::usleep(10000);  // async exit
+  }
   EXPECT_EQ(AdminSessions(), "0");
   auto again = MakeProvider();
   ASSERT_NE(again, nullptr);
@@ -601,7 +611,9 @@ TEST_F(PostgresProviderTest, HeldAdminSessionIsNotInheritedAcrossExec) {
   for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
     int fd = std::stoi(e.path().filename().string());
     struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    if (::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      continue;
+    }
     ++sockets;
     EXPECT_NE(::fcntl(fd, F_GETFD) & FD_CLOEXEC, 0) << "socket fd " << fd << " leaks into exec";
   }
