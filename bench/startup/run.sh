@@ -113,7 +113,7 @@ latest="## Latest run
 - load average (1/5/15 min): $load_before before the loop, $load_after after (the machine is shared)
 - N = $N runs of each command, interleaved (one of each per round), wall time per run measured by
   \`bench/startup/spawn_timer.c\` (posix_spawn + waitpid, output to /dev/null)
-- command: \`N=$N bench/startup/run.sh\`; the four commands exactly as in the table, run from a git
+- command: \`N=$N bench/startup/run.sh\`; the commands exactly as in the table, run from a git
   workspace, the policy in \`\$XDG_CONFIG_HOME/jitsec/policy.yaml\`, passed with \`--policy\`
 
 $table"
@@ -121,22 +121,24 @@ history_line="| $date_utc | $commit | $N | $load_before | $bare | $uns | $bw | $
 python3 - "$results" "$latest" "$history_line" <<'PY'
 import os, sys
 path, latest, line = sys.argv[1:4]
-rows = []
+rows, kept, section = [], [], None  # kept: hand-written sections (e.g. "## Where the time goes")
 if os.path.exists(path):
-    in_history = False
     for l in open(path, encoding="utf-8"):
-        if l.startswith("## History"):
-            in_history = True
-        elif l.startswith("## "):
-            in_history = False
-        elif in_history and l.startswith("| 2"):
+        if l.startswith("## "):
+            section = l[3:].strip()
+            if section not in ("Latest run", "History"):
+                kept.append(l)
+        elif section == "History" and l.startswith("| 2"):
             rows.append(l.rstrip("\n"))
+        elif section not in (None, "Latest run", "History"):
+            kept.append(l)
 rows.append(line)
 text = f"""# Start-up benchmark results
 
 Written by `bench/startup/run.sh` (see its header; performance.md has the targets: jitsec faster
 than bwrap in the same run, and within 1.3× of unshare). Compare ratios within one run only:
-absolute times move with the machine and its load.
+absolute times move with the machine and its load. Sections other than "Latest run" and
+"History" are written by hand and kept by the script.
 
 {latest}
 
@@ -145,6 +147,8 @@ absolute times move with the machine and its load.
 | date | commit | N | load (1/5/15) | bare ms | unshare ms | bwrap ms | jitsec ms | jitsec/bwrap | jitsec/unshare |
 |---|---|---|---|---|---|---|---|---|---|
 """ + "\n".join(rows) + "\n"
+if kept:
+    text += "\n" + "".join(kept).rstrip("\n") + "\n"
 open(path, "w", encoding="utf-8").write(text)
 PY
 echo "written: $results"
