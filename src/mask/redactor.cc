@@ -6,7 +6,8 @@
 // at t contains the q-gram at the unique sample position p (a multiple of S) in [t, t+S-1],
 // and that q-gram is pattern[p-t .. p-t+q) with p-t < S. The filter holds the hashes of
 // pattern[k .. k+q) for every pattern and k < S, so a sample that misses rules out all starts
-// in [p-S+1, p]. The automaton only runs (from the root) where a sample hits.
+// in [p-S+1, p]. The automaton only runs (from the root) where a sample hits. The filter is a
+// blocked Bloom filter (one word, two bits per q-gram): false positives only cost time.
 #include "mask/redactor.h"
 
 #include <string.h>  // explicit_bzero
@@ -23,7 +24,7 @@ namespace jitsec::mask {
 
 namespace {
 
-constexpr size_t kMaxQ = 4;
+constexpr size_t kMaxQ = 8;
 constexpr size_t kMaxWindow = 16;  // larger windows mean longer strides but a fuller filter
 
 template <class T>
@@ -75,14 +76,14 @@ class PatternSet {
   }
 
   bool SampleHit(const uint8_t* p) const {
-    uint32_t v = 0;
+    uint64_t v = 0;
     if (q_ == kMaxQ) {
       std::memcpy(&v, p, kMaxQ);
     } else {
       std::memcpy(&v, p, q_);
     }
-    const uint32_t h = (v * 0x9E3779B1u) >> hash_shift_;
-    return ((filter_[h >> 6] >> (h & 63)) & 1) != 0;
+    const uint64_t mask = FilterBits(v);
+    return (filter_[FilterWord(v)] & mask) == mask;
   }
 
   size_t pattern_count_ = 0;
@@ -100,10 +101,15 @@ class PatternSet {
 
  private:
   void AddToFilter(const uint8_t* p) {
-    uint32_t v = 0;
+    uint64_t v = 0;
     std::memcpy(&v, p, q_);
-    const uint32_t h = (v * 0x9E3779B1u) >> hash_shift_;
-    filter_[h >> 6] |= uint64_t{1} << (h & 63);
+    filter_[FilterWord(v)] |= FilterBits(v);
+  }
+  // A blocked Bloom filter: one 64-bit word per q-gram (one memory access), two bits in it.
+  size_t FilterWord(uint64_t v) const { return size_t((v * 0x9E3779B97F4A7C15ull) >> hash_shift_); }
+  static uint64_t FilterBits(uint64_t v) {
+    const uint64_t x = v * 0xC2B2AE3D27D4EB4Full;
+    return (uint64_t{1} << (x >> 58)) | (uint64_t{1} << ((x >> 52) & 63));
   }
 
   std::array<uint32_t, 256> root_next_{};
@@ -190,7 +196,7 @@ void PatternSet::Build(std::vector<std::string>& patterns) {
   const size_t entries = patterns.size() * stride_;
   unsigned bits = 12;
   while (bits < 22 && (size_t{1} << bits) < entries * 32) ++bits;
-  hash_shift_ = 32 - bits;
+  hash_shift_ = 64 - (bits - 6);  // selects one of 2^bits / 64 words
   filter_.assign((size_t{1} << bits) / 64, 0);
   for (const std::string& p : patterns) {
     const auto* bytes = reinterpret_cast<const uint8_t*>(p.data());
