@@ -598,11 +598,23 @@ void RunCommand(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int repor
 void RunInit(const InitArgs& a) noexcept {
   const PreparedSandbox::Impl& sb = *a.sandbox;
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Fail(a.report_fd, ChildStep::kParentDeath);
-  char go = 0;
+  // Out of the caller's session and process group: signals from the caller's terminal (Ctrl-C,
+  // SIGWINCH, hang-up) reach jitsec, which forwards them once; the init must not get them too.
+  if (::setsid() < 0) Fail(a.report_fd, ChildStep::kSession);
+  // jitsec is not dumpable, and neither is this copy of it; but then its /proc/PID/{setgroups,
+  // uid_map,gid_map} belong to root and an unprivileged parent cannot open them. Dumpable just
+  // until the parent has written the maps (it opens them after the ready byte), then not again.
+  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) Fail(a.report_fd, ChildStep::kUserNamespace);
   ssize_t n;
+  do {
+    n = ::write(a.ready_fd, "r", 1);
+  } while (n < 0 && errno == EINTR);
+  CloseQuietly(a.ready_fd);
+  char go = 0;
   do {
     n = ::read(a.release_fd, &go, 1);
   } while (n < 0 && errno == EINTR);
+  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (n != 1) ::_exit(125);  // the parent is gone or gave up
   CloseQuietly(a.release_fd);
 

@@ -14,11 +14,12 @@ struct InitArgs {
   const ExecSpec* command = nullptr;  // parent_pid already set to 1 (the init)
   int report_fd = -1;                 // write end, above every fd target of the command
   int release_fd = -1;                // read end: one byte once the uid/gid maps are written
+  int ready_fd = -1;                  // write end: one byte once the init is dumpable (see Launch)
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
 };
 
 // The namespace init. Order (each step reports its ChildStep on failure):
-//  1. PR_SET_PDEATHSIG(SIGKILL), then wait for the parent's release byte (EOF: the parent died
+//  1. PR_SET_PDEATHSIG(SIGKILL), setsid, dumpable until the maps are written, then wait for the parent's release byte (EOF: the parent died
 //     before the prctl took effect, or gave up; exit quietly);
 //  2. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
 //     /tmp is hidden by it), /dev, /proc, pivot_root, detach the old root; Landlock rules for the

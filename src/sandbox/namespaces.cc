@@ -176,6 +176,7 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
   JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
   JITSEC_ASSIGN_OR_RETURN(Pipe release, MakePipe("release"));
+  JITSEC_ASSIGN_OR_RETURN(Pipe ready, MakePipe("ready"));
   std::vector<int> scratch(sb.source_count + 1, -1);
 
   uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -193,15 +194,29 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
     args.command = &command;
     args.report_fd = report.write.get();
     args.release_fd = release.read.get();
+    args.ready_fd = ready.write.get();
     args.scratch = scratch.data();
     ::close(release.write.get());
     ::close(report.read.get());
+    ::close(ready.read.get());
     child::RunInit(args);
   }
   UniqueFd pidfd(pidfd_raw);
   report.write.reset();
   release.read.reset();
+  ready.write.reset();
 
+  // The init makes itself dumpable for the maps to be openable by an unprivileged parent
+  // (child_apply.cc, RunInit) and says so with one byte; EOF means it died.
+  char ready_byte = 0;
+  ssize_t got;
+  do {
+    got = ::read(ready.read.get(), &ready_byte, 1);
+  } while (got < 0 && errno == EINTR);
+  if (got != 1) {
+    KillAndReap(pid, pidfd.get());
+    return Fail(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: the init exited before the uid map");
+  }
   // The command sees its own ids, not root: "U U 1" (setgroups must be denied first).
   Status maps = WriteProcFile(pid, "setgroups", "deny");
   if (maps) maps = WriteProcFile(pid, "uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
