@@ -195,7 +195,7 @@ TEST_F(TtyInjectionTest, HarnessSeesAnInjectionThatSucceeds) {
 }
 
 TEST_F(TtyInjectionTest, SandboxedCommandCannotInjectIntoTheCallersTerminal) {
-  WritePolicy();
+  WritePolicy(SandboxWithHelpersYaml());  // the probe stays visible when the build is below /tmp
   std::vector<std::string> argv{
       JitsecBinary(), "run", "--task", "t", "--", Helper("probe_tty_inject"), injected_};
   auto r = RunOnTerminal(argv, Env(), workspace_);
