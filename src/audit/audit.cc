@@ -202,7 +202,8 @@ std::filesystem::path HeadPath(const std::filesystem::path& log_path) {
 }
 
 // The head file names the last record (seq and MAC) so that a log cut short is detected. It is
-// replaced by rename without fsync: after a crash it may lag one record behind, never ahead.
+// replaced by rename without fsync, at Sync and at close: after a crash it may lag behind the
+// log (by the records of the runs in progress), never ahead.
 Status WriteHead(const std::filesystem::path& log_path, const SecretBytes& key, uint64_t seq,
                  const std::string& mac) {
   OrderedJson head;
@@ -230,6 +231,23 @@ struct AuditLog::Impl {
   UniqueFd fd;
   SecretBytes key;
   SecretBytes fingerprint_key;
+  bool created = false;     // this Open created the file: Sync makes its directory entry durable
+  bool head_stale = false;  // records appended since the head was last written
+  bool head_exists = false;  // else the first Append writes it at once: a log that has records
+                             // but no head would read as cut short after a crash
+
+  // Points the head at the log's current last record (whoever appended it), under the lock,
+  // so that the head only ever moves forward even with concurrent writers.
+  Status FlushHead() {
+    if (!head_stale) return Ok();
+    ScopedFlock lock(fd.get());
+    JITSEC_TRY(lock.Lock(path));
+    JITSEC_ASSIGN_OR_RETURN(Tail tail, ReadTail(fd.get(), path));
+    JITSEC_TRY(WriteHead(path, key, tail.seq, tail.mac));
+    head_stale = false;
+    return Ok();
+  }
+  ~Impl() { (void)FlushHead(); }
 };
 
 AuditLog::AuditLog(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -242,9 +260,17 @@ Result<AuditLog> AuditLog::Open(const std::filesystem::path& log_path,
   JITSEC_ASSIGN_OR_RETURN(SecretBytes key, LoadOrCreateAuditKey(key_path));
   std::filesystem::path dir = log_path.parent_path();
   if (!dir.empty()) JITSEC_TRY(EnsureDirectory(dir, 0700));
-  UniqueFd fd(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  bool created = false;
+  UniqueFd fd(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd && errno == ENOENT) {
+    fd.reset(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    created = static_cast<bool>(fd);
+    if (!fd && errno == EEXIST) fd.reset(::open(log_path.c_str(), O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+  }
   if (!fd) return FailErrno(ErrorCode::kIo, "cannot open audit log " + Quote(log_path));
   auto impl = std::make_unique<Impl>();
+  impl->created = created;
+  impl->head_exists = ::access(HeadPath(log_path).c_str(), F_OK) == 0;
   impl->path = log_path;
   impl->fd = std::move(fd);
   impl->fingerprint_key = DeriveKey(key, kFingerprintLabel);
@@ -289,16 +315,27 @@ Status AuditLog::Append(nlohmann::json record) {
     return Fail(ErrorCode::kIo, "short write to audit log " + Quote(impl_->path) +
                                     " (disk full?); the last record is incomplete");
   }
-  return WriteHead(impl_->path, impl_->key, tail.seq + 1, mac);
+  // The head is written by Sync and when the log is closed (one rename per run, not per record).
+  impl_->head_stale = true;
+  if (!impl_->head_exists) {
+    JITSEC_TRY(WriteHead(impl_->path, impl_->key, tail.seq + 1, mac));
+    impl_->head_exists = true;
+    impl_->head_stale = false;
+  }
+  return Ok();
 }
 
 Status AuditLog::Sync() {
   if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
-  if (::fsync(impl_->fd.get()) != 0) {
+  if (::fdatasync(impl_->fd.get()) != 0) {
     return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(impl_->path));
   }
-  // Also make the latest head rename durable, so that after a crash the head lags at most by
-  // the records appended since the last Sync.
+  JITSEC_TRY(impl_->FlushHead());
+  // The head is renamed into place without a directory sync: after a crash it may lag behind
+  // the log, which verify accepts. The directory is synced once, when the log was created, so
+  // that the log and its first head are not lost.
+  if (!impl_->created) return Ok();
+  impl_->created = false;
   std::filesystem::path dir = impl_->path.parent_path();
   if (dir.empty()) dir = ".";
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -38,7 +38,9 @@ class AuditLog {
   // set "v", "seq", "time", "prev" or "mac" (kInvalidArgument). Fails with kCorrupt (appending
   // nothing) when the log ends with an incomplete or unreadable record.
   [[nodiscard]] Status Append(nlohmann::json record);
-  // fsync of the log and its directory (the head file); call at run end.
+  // fdatasync of the log, then the head file is pointed at the log's last record (also done
+  // when the log is closed); the directory is synced only when this Open created the log.
+  // Call at run end.
   [[nodiscard]] Status Sync();
 
   // "hmac-sha256:" + first 32 hex digits of HMAC-SHA256(audit key, value).

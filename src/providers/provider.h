@@ -67,6 +67,9 @@ class Provider {
   [[nodiscard]] virtual Status Revoke(const LeaseRef& ref, Deadline deadline) = 0;
   // The LeaseRef that identifies request's credential before it is issued (journal-before-act).
   virtual LeaseRef RefFor(const LeaseRequest& request) const = 0;
+  // False for providers that hand out existing values and create nothing (store, env): their
+  // leases have nothing to revoke, so they are not journaled (no disk syncs for them).
+  virtual bool CreatesCredentials() const { return true; }
 };
 
 // Long-lived secrets a provider may read (the embedded store): admin passwords and the like.

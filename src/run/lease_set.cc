@@ -49,7 +49,9 @@ Status LeaseSet::IssueAll(const policy::Policy& policy, const policy::Task& task
 
     providers::LeaseRef ref = (*provider)->RefFor(req);
     ref.provider = provider_name;
-    if (journal_ != nullptr) {
+    // Only what a provider creates needs revoking, so only that is journaled.
+    journal::Journal* const journal = (*provider)->CreatesCredentials() ? journal_ : nullptr;
+    if (journal != nullptr) {
       journal::Entry e;
       e.lease_id = req.lease_id;
       e.run_id = run_id_;
@@ -63,7 +65,7 @@ Status LeaseSet::IssueAll(const policy::Policy& policy, const policy::Task& task
       e.issued_at = std::chrono::system_clock::now();
       e.expires_at = e.issued_at + req.ttl;
       e.state = journal::LeaseState::kIssuing;
-      JITSEC_TRY(journal_->RecordIssuing(e));
+      JITSEC_TRY(journal->RecordIssuing(e));
     }
     auto lease = (*provider)->Issue(req, deadline);
     if (!lease) {
@@ -72,16 +74,17 @@ Status LeaseSet::IssueAll(const policy::Policy& policy, const policy::Task& task
       // kProviderUnavailable promises that nothing was created (provider.h).
       Status cleanup = (*provider)->Revoke(ref, deadline);
       bool nothing_left = cleanup || lease.error().code() == ErrorCode::kProviderUnavailable;
-      if (nothing_left && journal_ != nullptr) (void)journal_->RecordRevoked(req.lease_id);
+      if (nothing_left && journal != nullptr) (void)journal->RecordRevoked(req.lease_id);
       return Fail(std::move(lease).error().WithContext("credential " + cred.name));
     }
     lease->ref.lease_id = req.lease_id;
     lease->ref.provider = provider_name;
     lease->ref.type = config.type;
-    if (journal_ != nullptr) {
-      JITSEC_TRY(journal_->RecordIssued(req.lease_id, lease->ref.handle, lease->expires));
+    if (journal != nullptr) {
+      JITSEC_TRY(journal->RecordIssued(req.lease_id, lease->ref.handle, lease->expires));
     }
     IssuedLease issued;
+    issued.journaled = journal != nullptr;
     issued.credential = &cred;
     issued.provider = std::move(*provider);
     issued.lease = std::move(*lease);
@@ -104,14 +107,14 @@ std::vector<RevokeResult> LeaseSet::RevokeAll(providers::Deadline deadline) {
     if (st) {
       r.ok = true;
       it->revoked = true;
-      if (journal_ != nullptr) {
+      if (journal_ != nullptr && it->journaled) {
         if (auto j = journal_->RecordRevoked(r.ref.lease_id); !j) {
           log::Warn("journal: {}", j.error().message());
         }
       }
     } else {
       r.error = st.error().message();
-      if (journal_ != nullptr) (void)journal_->RecordRevokeFailed(r.ref.lease_id, r.error);
+      if (journal_ != nullptr && it->journaled) (void)journal_->RecordRevokeFailed(r.ref.lease_id, r.error);
     }
     // Wipe the values now: nothing needs them after revocation.
     it->lease.fields.clear();

@@ -19,6 +19,7 @@ struct IssuedLease {
   std::unique_ptr<providers::Provider> provider;
   providers::Lease lease;
   bool revoked = false;
+  bool journaled = false;  // the provider creates credentials (Provider::CreatesCredentials)
 };
 
 struct RevokeResult {

@@ -518,7 +518,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
                  res.credential, res.ref.provider, res.error);
     }
   }
-  (void)journal.Compact();
+  (void)journal.MaybeCompact();  // a rewrite (and its syncs) only once the file has grown
   (void)audit_log.Sync();
   if (!status) return Fail(std::move(status).error());
   return status->ExitCode();

@@ -40,6 +40,7 @@ class StoreProvider final : public Provider {
     return ValueLease(RefFor(request), request, std::move(value));
   }
   Status Revoke(const LeaseRef& /*ref*/, Deadline /*deadline*/) override { return Ok(); }
+  bool CreatesCredentials() const override { return false; }
   LeaseRef RefFor(const LeaseRequest& request) const override {
     return SimpleRef(request, policy::ProviderType::kStore, "store");
   }
@@ -64,6 +65,7 @@ class EnvProvider final : public Provider {
     return ValueLease(RefFor(request), request, std::move(value));
   }
   Status Revoke(const LeaseRef& /*ref*/, Deadline /*deadline*/) override { return Ok(); }
+  bool CreatesCredentials() const override { return false; }
   LeaseRef RefFor(const LeaseRequest& request) const override {
     return SimpleRef(request, policy::ProviderType::kEnv, "env");
   }

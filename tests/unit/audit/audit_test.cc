@@ -276,6 +276,28 @@ TEST(AuditVerifyTest, HeadLaggingBehindTheLogIsAccepted) {
   EXPECT_EQ(r.records, 5u);
 }
 
+TEST(AuditLogTest, HeadIsWrittenAtFirstRecordSyncAndCloseNotPerRecord) {
+  AuditFixture f;
+  const fs::path head_path = f.log.string() + ".head";
+  auto head_seq = [&] { return json::parse(ReadTextFile(head_path))["seq"].get<int>(); };
+  {
+    AuditLog a = f.OpenOrDie();
+    ASSERT_TRUE(a.Append({{"event", "decision"}}));
+    EXPECT_EQ(head_seq(), 1);  // a log with records never lacks a head
+    ASSERT_TRUE(a.Append({{"event", "issue"}}));
+    ASSERT_TRUE(a.Append({{"event", "start"}}));
+    EXPECT_EQ(head_seq(), 1);  // lags while the run goes on (verify accepts that)
+    EXPECT_TRUE(f.VerifyOrDie().ok);
+    ASSERT_TRUE(a.Sync());
+    EXPECT_EQ(head_seq(), 3);
+    ASSERT_TRUE(a.Append({{"event", "end"}}));
+  }
+  EXPECT_EQ(head_seq(), 4);  // caught up at close: cutting the last record is detected
+  VerifyReport r = f.VerifyOrDie();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 4u);
+}
+
 TEST(AuditVerifyTest, HeadOfAnotherLogWithTheSameKeyFails) {
   AuditFixture f;
   f.AppendN(3);
