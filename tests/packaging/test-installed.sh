@@ -56,6 +56,14 @@ else
 fi
 depends=$(dpkg-query -W -f '${Depends}' jitsec)
 case "$depends" in *libc6*) pass "Depends: $depends" ;; *) fail "Depends lacks libc6 (shlibs not computed?): \"$depends\"" ;; esac
+# libpq is loaded with dlopen (not seen by dpkg-shlibdeps): it must be declared by hand.
+case "$depends" in *libpq5*) pass "Depends names libpq5" ;; *) fail "Depends lacks libpq5 (dlopen'd by the postgres provider): \"$depends\"" ;; esac
+# ...and it is not linked: every run would pay for loading it and its 21 dependencies.
+if LC_ALL=C readelf -d /usr/bin/jitsec | grep -q 'NEEDED.*libpq'; then
+  fail "/usr/bin/jitsec links libpq directly (it must be loaded with dlopen)"
+else
+  pass "/usr/bin/jitsec does not link libpq"
+fi
 
 # 3. Run from the installed files, in a throwaway home.
 home=$(mktemp -d)

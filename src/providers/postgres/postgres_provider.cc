@@ -3,7 +3,7 @@
 #include "base/encoding.h"
 #include "base/random.h"
 
-#include <libpq-fe.h>
+#include "providers/postgres/libpq.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -77,11 +77,11 @@ constexpr int kScramIterations = 4096;
 constexpr size_t kScramSaltBytes = 16;
 
 struct ConnCloser {
-  void operator()(PGconn* c) const { PQfinish(c); }
+  void operator()(PGconn* c) const { Pq().PQfinish(c); }
 };
 using Conn = std::unique_ptr<PGconn, ConnCloser>;
 struct ResultCloser {
-  void operator()(PGresult* r) const { PQclear(r); }
+  void operator()(PGresult* r) const { Pq().PQclear(r); }
 };
 using PgResult = std::unique_ptr<PGresult, ResultCloser>;
 struct OptionsCloser {
@@ -92,7 +92,7 @@ struct OptionsCloser {
         explicit_bzero(p->val, strlen(p->val));
       }
     }
-    PQconninfoFree(o);
+    Pq().PQconninfoFree(o);
   }
 };
 using Options = std::unique_ptr<PQconninfoOption, OptionsCloser>;
@@ -132,23 +132,23 @@ SecretBytes CString(std::string_view s) {
 }
 
 std::string EscapeIdentifier(PGconn* conn, std::string_view name) {
-  char* q = PQescapeIdentifier(conn, name.data(), name.size());
+  char* q = Pq().PQescapeIdentifier(conn, name.data(), name.size());
   if (q == nullptr) {
     return {};
   }
   std::string out(q);
-  PQfreemem(q);
+  Pq().PQfreemem(q);
   return out;
 }
 
 std::string EscapeLiteral(PGconn* conn, std::string_view text) {
-  char* q = PQescapeLiteral(conn, text.data(), text.size());
+  char* q = Pq().PQescapeLiteral(conn, text.data(), text.size());
   if (q == nullptr) {
     return {};
   }
   std::string out(q);
   explicit_bzero(q, strlen(q));
-  PQfreemem(q);
+  Pq().PQfreemem(q);
   return out;
 }
 
@@ -170,15 +170,15 @@ struct SqlError {
 SqlError ErrorOf(PGconn* conn, const PGresult* res) {
   SqlError e;
   if (res != nullptr) {
-    if (const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE)) {
+    if (const char* s = Pq().PQresultErrorField(res, PG_DIAG_SQLSTATE)) {
       e.sqlstate = s;
     }
-    if (const char* m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) {
+    if (const char* m = Pq().PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) {
       e.message = m;
     }
   }
   if (e.message.empty()) {
-    e.message = FirstLine(PQerrorMessage(conn));
+    e.message = FirstLine(Pq().PQerrorMessage(conn));
   }
   if (e.message.empty()) {
     e.message = "unknown error";
@@ -198,14 +198,14 @@ struct ScriptError {
 // runs the statements as one implicit transaction unless `sql` has BEGIN/COMMIT of its own, and
 // stops at the first failure. Reads every result; nullopt when all statements succeeded.
 std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
-  if (PQsendQuery(conn, sql.c_str()) == 0) {
-    return ScriptError{0, ErrorOf(conn, nullptr), PQstatus(conn) == CONNECTION_BAD};
+  if (Pq().PQsendQuery(conn, sql.c_str()) == 0) {
+    return ScriptError{0, ErrorOf(conn, nullptr), Pq().PQstatus(conn) == CONNECTION_BAD};
   }
   std::optional<ScriptError> failure;
   size_t done = 0;
-  while (PGresult* raw = PQgetResult(conn)) {
+  while (PGresult* raw = Pq().PQgetResult(conn)) {
     PgResult res(raw);
-    ExecStatusType st = PQresultStatus(res.get());
+    ExecStatusType st = Pq().PQresultStatus(res.get());
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
       ++done;
     } else if (!failure) {
@@ -213,7 +213,7 @@ std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
     }
   }
   if (failure) {
-    failure->connection_lost = PQstatus(conn) == CONNECTION_BAD;
+    failure->connection_lost = Pq().PQstatus(conn) == CONNECTION_BAD;
   }
   return failure;
 }
@@ -225,7 +225,7 @@ std::optional<ScriptError> RunScript(PGconn* conn, const std::string& sql) {
 // otherwise PQstatus tells success or failure.
 bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
                    const std::function<void()>& while_waiting) {
-  if (PQstatus(conn) == CONNECTION_BAD) {
+  if (Pq().PQstatus(conn) == CONNECTION_BAD) {
     return true;
   }
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
@@ -242,7 +242,7 @@ bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
     // Rounded up: a poll that wakes a fraction of a millisecond early must not end the wait.
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
     pollfd pfd{};
-    pfd.fd = PQsocket(conn);
+    pfd.fd = Pq().PQsocket(conn);
     pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     int n = ::poll(&pfd, 1, int(std::min<int64_t>(left.count(), 60000)));
     if (n < 0 && errno == EINTR) {
@@ -251,7 +251,7 @@ bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
     if (n == 0) {
       continue;  // re-checks the time left
     }
-    st = PQconnectPoll(conn);  // also reports a poll error through the socket state
+    st = Pq().PQconnectPoll(conn);  // also reports a poll error through the socket state
   }
   return true;
 }
@@ -261,11 +261,11 @@ bool FinishConnect(PGconn* conn, std::chrono::steady_clock::time_point until,
 // cases a fresh session is the safe choice. libpq only notices a closed socket on the next
 // query, hence the look at the socket.
 bool StillUsable(PGconn* conn) {
-  if (PQstatus(conn) != CONNECTION_OK || PQtransactionStatus(conn) != PQTRANS_IDLE) {
+  if (Pq().PQstatus(conn) != CONNECTION_OK || Pq().PQtransactionStatus(conn) != PQTRANS_IDLE) {
     return false;
   }
   pollfd pfd{};
-  pfd.fd = PQsocket(conn);
+  pfd.fd = Pq().PQsocket(conn);
   pfd.events = POLLIN;
   return pfd.fd >= 0 && ::poll(&pfd, 1, 0) == 0;
 }
@@ -338,7 +338,7 @@ Result<PGconn*> PostgresProvider::Session(Deadline deadline, bool* reused,
   session_.reset();
   *reused = false;
   JITSEC_ASSIGN_OR_RETURN(session_, Connect(deadline, while_waiting));
-  PQsetNoticeProcessor(session_.get(), IgnoreNotice, nullptr);
+  Pq().PQsetNoticeProcessor(session_.get(), IgnoreNotice, nullptr);
   return session_.get();
 }
 
@@ -377,21 +377,21 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
     }
   };
   char* err = nullptr;
-  Options base(PQconninfoParse(conninfo_.c_str(), &err));
+  Options base(Pq().PQconninfoParse(conninfo_.c_str(), &err));
   if (!base) {
     std::string why = err != nullptr ? FirstLine(err) : "out of memory";
-    PQfreemem(err);
+    Pq().PQfreemem(err);
     return Fail(Err(ErrorCode::kInvalidArgument, "invalid conninfo: " + why));
   }
   merge(base);
   std::string_view secret = admin->Reveal();
   if (LooksLikeConninfo(secret)) {
     SecretBytes z = CString(secret);
-    Options full(PQconninfoParse(z.data(), &err));
+    Options full(Pq().PQconninfoParse(z.data(), &err));
     // libpq's message may quote part of the string: do not pass it on.
     if (err != nullptr) {
       explicit_bzero(err, strlen(err));
-      PQfreemem(err);
+      Pq().PQfreemem(err);
     }
     if (!full) {
       return Fail(Err(ErrorCode::kInvalidArgument,
@@ -420,7 +420,7 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  Conn conn(PQconnectStartParams(keys.data(), values.data(), 0));
+  Conn conn(Pq().PQconnectStartParams(keys.data(), values.data(), 0));
   if (!conn) {
     return Fail(Err(ErrorCode::kProviderUnavailable, "cannot connect: out of memory"));
   }
@@ -430,7 +430,7 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
   if (!FinishConnect(conn.get(), until, while_waiting)) {
     // libpq has already written 'connection to server on socket "..." failed: ' for the host it
     // is trying; complete it as its own connect_timeout would.
-    std::string pending = FirstLine(PQerrorMessage(conn.get()));
+    std::string pending = FirstLine(Pq().PQerrorMessage(conn.get()));
     if (!pending.empty() && pending.back() != ':') {
       pending.clear();
     }
@@ -438,8 +438,8 @@ Result<Conn> PostgresProvider::Connect(Deadline deadline,
         Err(ErrorCode::kProviderUnavailable,
             "cannot connect: " + (pending.empty() ? "" : pending + " ") + "timeout expired"));
   }
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    std::string msg = FirstLine(PQerrorMessage(conn.get()));
+  if (Pq().PQstatus(conn.get()) != CONNECTION_OK) {
+    std::string msg = FirstLine(Pq().PQerrorMessage(conn.get()));
     for (auto& [k, v] : params) {
       if (k == "password") {
         msg = Scrub(msg, v.Reveal().substr(0, v.size() - 1));
@@ -522,7 +522,7 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
     // A session lost mid-query may or may not have committed: never reuse it, and never call
     // that "unavailable" (the caller then revokes, which is success if nothing was created).
     const bool lost = failed->connection_lost;
-    if (lost || PQtransactionStatus(c) != PQTRANS_IDLE) {
+    if (lost || Pq().PQtransactionStatus(c) != PQTRANS_IDLE) {
       EndSession();
     }
     if (at == 0 && !lost) {
@@ -539,9 +539,9 @@ Result<Lease> PostgresProvider::Issue(const LeaseRequest& request, Deadline dead
     return Fail(Err(ErrorCode::kProviderRejected, "commit failed: " + why));
   }
 
-  const std::string host = PQhost(c) != nullptr ? PQhost(c) : "";
-  const std::string port = PQport(c) != nullptr ? PQport(c) : "";
-  const std::string db = PQdb(c) != nullptr ? PQdb(c) : "";
+  const std::string host = Pq().PQhost(c) != nullptr ? Pq().PQhost(c) : "";
+  const std::string port = Pq().PQport(c) != nullptr ? Pq().PQport(c) : "";
+  const std::string db = Pq().PQdb(c) != nullptr ? Pq().PQdb(c) : "";
 
   // postgresql://user:password@host:port/dbname; a socket directory goes in ?host= instead.
   SecretBytes uri("postgresql://");
@@ -611,7 +611,7 @@ Status PostgresProvider::Revoke(const LeaseRef& ref, Deadline deadline) {
         deadline - std::chrono::steady_clock::now());
     int64_t wait_ms = std::clamp<int64_t>(remaining.count() / 2, 100, 10000);
     std::string terminate =
-        PQserverVersion(c) >= 140000
+        Pq().PQserverVersion(c) >= 140000
             ? "SELECT pg_catalog.pg_terminate_backend(pid, " + std::to_string(wait_ms) + ")"
             : std::string("SELECT pg_catalog.pg_terminate_backend(pid)");
     terminate += " FROM pg_catalog.pg_stat_activity WHERE usename = " + lit;
@@ -643,10 +643,10 @@ Status PostgresProvider::Revoke(const LeaseRef& ref, Deadline deadline) {
 
 Status CheckConninfo(std::string_view name, const std::string& conninfo) {
   char* err = nullptr;
-  Options opts(PQconninfoParse(conninfo.c_str(), &err));
+  Options opts(Pq().PQconninfoParse(conninfo.c_str(), &err));
   if (!opts) {
     std::string why = err != nullptr ? FirstLine(err) : "out of memory";
-    PQfreemem(err);
+    Pq().PQfreemem(err);
     return Fail(ErrorCode::kInvalidArgument,
                 "postgres provider " + Quoted(name) + ": invalid conninfo: " + why);
   }
@@ -754,6 +754,7 @@ Result<std::string> RoleNameFor(std::string_view role_prefix, std::string_view l
 Result<std::unique_ptr<Provider>> CreatePostgresProvider(const policy::ProviderConfig& config,
                                                          const ProviderContext& ctx) {
   JITSEC_TRY(CheckPrefix(config.name, config.role_prefix));
+  JITSEC_TRY(LoadLibpq());
   JITSEC_TRY(CheckConninfo(config.name, config.conninfo));
   if (config.admin_secret.empty()) {
     return Fail(ErrorCode::kInvalidArgument,
