@@ -239,14 +239,8 @@ std::string RevokeScript(const std::string& role) {
          "; DROP ROLE IF EXISTS " + role;
 }
 
-void BreakdownFolded(Steps& steps) {
-  const std::string role = "bench_" + jitsec::RandomHex(8);
-  steps.Start();
-  PGconn* c = AdminLogin();
-  steps.Stop("admin login (fork + SCRAM), once per run");
-  steps.Start();
-  std::string verifier = Verifier(c, role);
-  steps.Stop("issue: PQencryptPasswordConn (new role)");
+// The folded issue (one round trip), the folded revoke and the disconnect, as steps.
+void IssueRevokeFinish(PGconn* c, const std::string& role, const std::string& verifier, Steps& steps) {
   steps.Start();
   Run(c, "SELECT pg_catalog.set_config('statement_timeout', '30000', true); CREATE ROLE " + role +
              " LOGIN PASSWORD '" + verifier + "' VALID UNTIL '2099-01-01 00:00:00+00'; " +
@@ -258,6 +252,17 @@ void BreakdownFolded(Steps& steps) {
   steps.Start();
   PQfinish(c);
   steps.Stop("PQfinish");
+}
+
+void BreakdownFolded(Steps& steps) {
+  const std::string role = "bench_" + jitsec::RandomHex(8);
+  steps.Start();
+  PGconn* c = AdminLogin();
+  steps.Stop("admin login (fork + SCRAM), once per run");
+  steps.Start();
+  std::string verifier = Verifier(c, role);
+  steps.Stop("issue: PQencryptPasswordConn (new role)");
+  IssueRevokeFinish(c, role, verifier, steps);
 }
 
 // Opens the admin session without blocking and runs `work` while the server starts it, as the
@@ -299,17 +304,7 @@ void BreakdownOverlapped(Steps& steps) {
         "0123456789abcdef0123456789abcdef0123456789a", jitsec::RandomHex(8), 4096);
   });
   steps.Stop("admin login with the role's hash overlapped");
-  steps.Start();
-  Run(c, "SELECT pg_catalog.set_config('statement_timeout', '30000', true); CREATE ROLE " + role +
-             " LOGIN PASSWORD '" + verifier + "' VALID UNTIL '2099-01-01 00:00:00+00'; " +
-             "GRANT app_readonly TO " + role);
-  steps.Stop("issue: one round trip (CREATE ROLE + GRANT)");
-  steps.Start();
-  Run(c, RevokeScript(role));
-  steps.Stop("revoke: one round trip (two transactions)");
-  steps.Start();
-  PQfinish(c);
-  steps.Stop("PQfinish");
+  IssueRevokeFinish(c, role, verifier, steps);
 }
 
 void Breakdown(int rounds) {
