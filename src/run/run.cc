@@ -524,6 +524,35 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   return status->ExitCode();
 }
 
+// The effective sandbox for people: one line of layers, then one line per kind of path.
+static std::string SandboxText(const nlohmann::json& sb) {
+  if (sb.contains("error")) return "sandbox:     unavailable: " + sb["error"].get<std::string>() + "\n";
+  if (!sb.value("enabled", false)) return "sandbox:     disabled\n";
+  std::string t = "sandbox:     namespaces (user, mount, pid, ipc, uts" +
+                  std::string(sb.value("network", "") == "none" ? ", net" : "") + "), network " +
+                  sb.value("network", "") + ", Landlock " +
+                  (sb.value("landlock_abi", 0) > 0 ? "ABI " + std::to_string(sb.value("landlock_abi", 0)) : "off") +
+                  ", seccomp " + (sb.value("seccomp", false) ? "on" : "off") + "\n";
+  auto list = [&](const char* label, const char* key) {
+    if (!sb.contains(key) || sb[key].empty()) return;
+    std::string line;
+    for (const auto& p : sb[key]) {
+      std::string item = p.is_string() ? p.get<std::string>() : p.value("target", "");
+      if (std::string_view(key) == "write" && item == "/tmp") item += " (private)";
+      line += (line.empty() ? "" : ", ") + item;
+    }
+    t += std::string("  ") + label + line + "\n";
+  };
+  list("read:            ", "read");
+  list("write:           ", "write");
+  list("denied:          ", "deny");
+  list("read-only:       ", "protect");
+  list("secret files:    ", "secret_mounts");
+  list("jitsec, ro:      ", "jitsec_readonly");
+  list("jitsec, hidden:  ", "jitsec_hidden");
+  return t;
+}
+
 Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
   JITSEC_ASSIGN_OR_RETURN(Request r, Evaluate(o, env));
   Explanation ex;
@@ -648,7 +677,7 @@ Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
       t += "\n";
     }
   }
-  t += "sandbox:     " + (j.contains("sandbox") ? j["sandbox"].dump() : std::string("{}")) + "\n";
+  t += SandboxText(j.contains("sandbox") ? j["sandbox"] : nlohmann::json::object());
   for (const auto& w : warnings) t += "warning:     " + w.get<std::string>() + "\n";
   ex.text = std::move(t);
   return ex;

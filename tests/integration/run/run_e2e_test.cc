@@ -438,6 +438,20 @@ TEST_F(RunE2ETest, DryRunAndExplainIssueNothing) {
   ExpectNoLeak(e);
 }
 
+TEST_F(RunE2ETest, ExplainShowsTheEffectiveSandboxReadably) {
+  WritePolicy("version: 1\ntasks:\n  t:\n    description: d\n");
+  auto e = Jitsec({"explain", "--task", "t"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_NE(e.out.find("sandbox:     namespaces (user, mount, pid, ipc, uts, net), network none, Landlock "),
+            std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("  write:           " + workspace_.string() + ", /tmp (private)\n"), std::string::npos)
+      << e.out;
+  EXPECT_NE(e.out.find("  read-only:       " + (workspace_ / ".git/hooks").string()), std::string::npos) << e.out;
+  WritePolicy("version: 1\ntasks:\n  t:\n    description: d\n    sandbox: {enabled: false}\n");
+  e = Jitsec({"explain", "--task", "t"});
+  EXPECT_NE(e.out.find("sandbox:     disabled\n"), std::string::npos) << e.out;
+}
+
 TEST_F(RunE2ETest, HundredCredentialsAreAllDeliveredSandboxedAndNot) {
   // More descriptors than a fixed-size table in the child would hold (it once held 64).
   constexpr int kCount = 100;
