@@ -25,6 +25,7 @@ namespace jitsec::mask {
 namespace {
 
 constexpr size_t kMaxQ = 8;
+constexpr size_t kManyPatterns = 256;
 constexpr size_t kMaxWindow = 16;  // larger windows mean longer strides but a fuller filter
 
 template <class T>
@@ -77,8 +78,12 @@ class PatternSet {
 
   bool SampleHit(const uint8_t* p) const {
     uint64_t v = 0;
-    if (q_ == kMaxQ) {
+    if (q_ == kMaxQ) {  // the two common lengths as constant-size loads, not memcpy calls
       std::memcpy(&v, p, kMaxQ);
+    } else if (q_ == kMaxQ / 2) {
+      uint32_t w;
+      std::memcpy(&w, p, kMaxQ / 2);
+      v = w;
     } else {
       std::memcpy(&v, p, q_);
     }
@@ -191,7 +196,10 @@ void PatternSet::Build(std::vector<std::string>& patterns) {
 
   // The skip filter.
   const size_t window = std::min(min_len_, kMaxWindow);
-  q_ = std::min(window, kMaxQ);
+  // Short q-grams give longer strides (fewer samples) but, with many patterns, more samples
+  // that hit by chance and run the automaton: 4 bytes for a few secrets, 8 for many (measured
+  // with bench/mask: 10 patterns 5.9 vs 4.5 GB/s, 1000 patterns 2.4 vs 2.9 GB/s).
+  q_ = std::min(window, patterns.size() > kManyPatterns ? kMaxQ : kMaxQ / 2);
   stride_ = window - q_ + 1;
   const size_t entries = patterns.size() * stride_;
   unsigned bits = 12;
