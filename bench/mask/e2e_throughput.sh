@@ -81,3 +81,7 @@ while [ "$r" -le "$rounds" ]; do
 done
 printf 'total: copy %.2f s, jitsec %.2f s, throughput ratio jitsec/copy = %.3f (target >= 0.8)\n' \
   "$copy_sum" "$jitsec_sum" "$(echo "$copy_sum / $jitsec_sum" | bc -l)"
+# Flat memory: the same run with 1/16 of the output must peak at the same RSS.
+set -- $(run "$jitsec" --policy "$policy" run --task bench -- /bin/sh -c "cat block")
+printf 'memory: max RSS with %d MiB of output %s KiB, with %d MiB %s KiB (last round)\n' \
+  "$block_mib" "$2" "$total_mib" "$jrss"
