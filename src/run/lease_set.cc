@@ -24,6 +24,11 @@ LeaseSet::~LeaseSet() {
   }
 }
 
+// Only what a provider creates needs revoking, so only that is journaled.
+journal::Journal* LeaseSet::JournalFor(const providers::Provider& provider) const {
+  return provider.CreatesCredentials() ? journal_ : nullptr;
+}
+
 Status LeaseSet::IssueAll(const policy::Policy& policy, const policy::Task& task,
                           const std::string& environment, providers::Deadline deadline) {
   for (const auto& cred : task.credentials) {
@@ -49,8 +54,7 @@ Status LeaseSet::IssueAll(const policy::Policy& policy, const policy::Task& task
 
     providers::LeaseRef ref = (*provider)->RefFor(req);
     ref.provider = provider_name;
-    // Only what a provider creates needs revoking, so only that is journaled.
-    journal::Journal* const journal = (*provider)->CreatesCredentials() ? journal_ : nullptr;
+    journal::Journal* const journal = JournalFor(**provider);
     if (journal != nullptr) {
       journal::Entry e;
       e.lease_id = req.lease_id;
@@ -84,7 +88,6 @@ Status LeaseSet::IssueAll(const policy::Policy& policy, const policy::Task& task
       JITSEC_TRY(journal->RecordIssued(req.lease_id, lease->ref.handle, lease->expires));
     }
     IssuedLease issued;
-    issued.journaled = journal != nullptr;
     issued.credential = &cred;
     issued.provider = std::move(*provider);
     issued.lease = std::move(*lease);
@@ -107,14 +110,14 @@ std::vector<RevokeResult> LeaseSet::RevokeAll(providers::Deadline deadline) {
     if (st) {
       r.ok = true;
       it->revoked = true;
-      if (journal_ != nullptr && it->journaled) {
-        if (auto j = journal_->RecordRevoked(r.ref.lease_id); !j) {
+      if (journal::Journal* journal = JournalFor(*it->provider)) {
+        if (auto j = journal->RecordRevoked(r.ref.lease_id); !j) {
           log::Warn("journal: {}", j.error().message());
         }
       }
     } else {
       r.error = st.error().message();
-      if (journal_ != nullptr && it->journaled) (void)journal_->RecordRevokeFailed(r.ref.lease_id, r.error);
+      if (journal::Journal* journal = JournalFor(*it->provider)) (void)journal->RecordRevokeFailed(r.ref.lease_id, r.error);
     }
     // Wipe the values now: nothing needs them after revocation.
     it->lease.fields.clear();

@@ -19,7 +19,6 @@ struct IssuedLease {
   std::unique_ptr<providers::Provider> provider;
   providers::Lease lease;
   bool revoked = false;
-  bool journaled = false;  // the provider creates credentials (Provider::CreatesCredentials)
 };
 
 struct RevokeResult {
@@ -58,6 +57,7 @@ class LeaseSet {
   const std::vector<IssuedLease>& issued() const { return issued_; }
 
  private:
+  journal::Journal* JournalFor(const providers::Provider& provider) const;
   journal::Journal* journal_;
   ProviderFactory factory_;
   LeaseObserver* observer_;
