@@ -42,6 +42,17 @@ Status Relay(Stream& s, std::string_view data) {
   return WriteAll(s.out, data, "write command output");
 }
 
+// Flushes what the redactor holds back and closes the stream.
+void FinishAndClose(Stream& s) {
+  if (s.redactor) {
+    s.buf.clear();
+    s.redactor->Finish(s.buf);
+    (void)WriteAll(s.out, s.buf, "write command output");
+  }
+  ::close(s.fd);
+  s.fd = -1;
+}
+
 // Reads what is available. Returns false at EOF or error (the stream is then closed and its
 // redactor flushed).
 bool Pump(Stream& s, char* buf, size_t size, bool drain) {
@@ -58,14 +69,7 @@ bool Pump(Stream& s, char* buf, size_t size, bool drain) {
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return true;
-    // EOF or error: flush what the redactor holds.
-    if (s.redactor) {
-      s.buf.clear();
-      s.redactor->Finish(s.buf);
-      (void)WriteAll(s.out, s.buf, "write command output");
-    }
-    ::close(s.fd);
-    s.fd = -1;
+    FinishAndClose(s);  // EOF or error
     return false;
   }
 }
@@ -296,15 +300,7 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
         }
       } else {
         Pump(s, buf, sizeof buf, true);
-        if (s.open()) {
-          if (s.redactor) {
-            s.buf.clear();
-            s.redactor->Finish(s.buf);
-            (void)WriteAll(s.out, s.buf, "write command output");
-          }
-          ::close(s.fd);
-          s.fd = -1;
-        }
+        if (s.open()) FinishAndClose(s);
       }
     }
   }
