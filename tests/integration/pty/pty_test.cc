@@ -213,10 +213,16 @@ class PtyTest : public ::testing::TestWithParam<bool> {
     return a;
   }
 
-  void ExpectNoLeak(const std::string& screen) {
-    ExpectNoCanary(screen, canary_, "the caller's terminal");
+  void ExpectNoLeak(const std::string& screen) { ExpectNoCanary(screen, canary_, "the caller's terminal"); }
+
+  // Every test issues the canary: after each one it must be nowhere on disk but the encrypted
+  // store (state: audit log, journal; keys; the workspace; the home with the store).
+  void TearDown() override {
+    if (canary_.empty()) return;  // skipped before the secret was made
     ExpectNoCanaryInTree(home_.state(), canary_);
+    ExpectNoCanaryInTree(home_.config(), canary_);
     ExpectNoCanaryInTree(workspace_, canary_);
+    ExpectNoCanaryInTree(home_.dir.path() / "home", canary_);
   }
 
   JitsecHome home_;
