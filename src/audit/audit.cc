@@ -1,19 +1,18 @@
 #include "audit/audit.h"
 
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <string>
 
 #include "audit/audit_key.h"
+#include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
 #include "base/random.h"
@@ -37,23 +36,23 @@ constexpr std::string_view kReserved[] = {"v", "seq", "time", "prev", "mac"};
 
 std::string Quote(const std::filesystem::path& p) { return "\"" + p.string() + "\""; }
 
+// Lowercase hex of HMAC-SHA-256(key, data); empty if the computation failed (which no MAC
+// compares equal to, and which Append and WriteHead refuse).
 std::string HmacHex(std::string_view key, std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  HMAC(EVP_sha256(), key.data(), int(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-       data.size(), md, &md_len);
-  std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(md), md_len));
-  OPENSSL_cleanse(md, sizeof md);
+  auto h = crypto::HmacSha256::Create(key);
+  if (!h) return {};
+  auto md = h->Mac(data);
+  if (!md) return {};
+  std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(md->data()), md->size()));
+  explicit_bzero(md->data(), md->size());
   return hex;
 }
 
-SecretBytes DeriveKey(const SecretBytes& key, std::string_view label) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  HMAC(EVP_sha256(), key.data(), int(key.size()),
-       reinterpret_cast<const unsigned char*>(label.data()), label.size(), md, &md_len);
-  SecretBytes out(std::string_view(reinterpret_cast<const char*>(md), md_len));
-  OPENSSL_cleanse(md, sizeof md);
+Result<SecretBytes> DeriveKey(const SecretBytes& key, std::string_view label) {
+  JITSEC_ASSIGN_OR_RETURN(crypto::HmacSha256 h, crypto::HmacSha256::Create(key.Reveal()));
+  JITSEC_ASSIGN_OR_RETURN(crypto::Sha256Digest md, h.Mac(label));
+  SecretBytes out(std::string_view(reinterpret_cast<const char*>(md.data()), md.size()));
+  explicit_bzero(md.data(), md.size());
   return out;
 }
 
@@ -65,8 +64,9 @@ std::string ChainMac(const SecretBytes& key, std::string_view prev, std::string_
 }
 
 std::string HeadMac(const SecretBytes& key, uint64_t seq, std::string_view mac) {
-  SecretBytes head_key = DeriveKey(key, kHeadLabel);
-  return HmacHex(head_key.Reveal(), std::to_string(seq) + "\n" + std::string(mac));
+  auto head_key = DeriveKey(key, kHeadLabel);
+  if (!head_key) return {};
+  return HmacHex(head_key->Reveal(), std::to_string(seq) + "\n" + std::string(mac));
 }
 
 bool IsLowerHex(std::string_view s) {
@@ -210,6 +210,9 @@ Status WriteHead(const std::filesystem::path& log_path, const SecretBytes& key, 
   head["seq"] = seq;
   head["mac"] = mac;
   head["hmac"] = HeadMac(key, seq, mac);
+  if (head["hmac"].get_ref<const std::string&>().empty()) {
+    return Fail(ErrorCode::kInternal, "cannot compute the audit head MAC");
+  }
   const std::string text = Dump(head) + "\n";
   const std::filesystem::path path = HeadPath(log_path);
   const std::string tmp = path.string() + ".tmp-" + RandomHex(6);
@@ -273,7 +276,7 @@ Result<AuditLog> AuditLog::Open(const std::filesystem::path& log_path,
   impl->head_exists = ::access(HeadPath(log_path).c_str(), F_OK) == 0;
   impl->path = log_path;
   impl->fd = std::move(fd);
-  impl->fingerprint_key = DeriveKey(key, kFingerprintLabel);
+  JITSEC_ASSIGN_OR_RETURN(impl->fingerprint_key, DeriveKey(key, kFingerprintLabel));
   impl->key = std::move(key);
   return AuditLog(std::move(impl));
 }
@@ -301,6 +304,7 @@ Status AuditLog::Append(nlohmann::json record) {
   out["prev"] = tail.mac;
   std::string body = Dump(out);
   const std::string mac = ChainMac(impl_->key, tail.mac, body);
+  if (mac.empty()) return Fail(ErrorCode::kInternal, "cannot compute the audit record MAC");
   body.pop_back();  // the closing '}'
   std::string line = std::move(body);
   line.append(kMacKey).append(mac).append("\"}\n");
@@ -440,12 +444,11 @@ Result<VerifyReport> Verify(const std::filesystem::path& log_path,
     std::string body;
     std::string mac;
     if (!SplitMac(line, body, mac)) return problem(line_no, "record has no MAC at its end");
-    if (CRYPTO_memcmp(ChainMac(key, rec.contains("prev") && rec["prev"].is_string()
-                                        ? rec["prev"].get<std::string>()
-                                        : std::string(),
-                               body)
-                          .data(),
-                      mac.data(), kMacHexBytes) != 0) {
+    if (!crypto::ConstantTimeEqual(ChainMac(key, rec.contains("prev") && rec["prev"].is_string()
+                                                     ? rec["prev"].get<std::string>()
+                                                     : std::string(),
+                                            body),
+                                   mac)) {
       return problem(line_no, "chain broken (record edited: its MAC does not match)");
     }
     if (!rec.contains("seq") || !rec["seq"].is_number_unsigned() ||

@@ -169,10 +169,13 @@ int CmdDoctor(const Environment& env, bool json) {
 }  // namespace
 
 int Main(int argc, char** argv) {
-  // jitsec's own cryptography (store AES-GCM, audit HMAC, SHA-256) uses OpenSSL's default
-  // provider: no openssl.cnf to read and parse on every start, and no teardown of OpenSSL's
-  // tables at exit (the kernel frees the process). Both were visible in the start-up profile.
-  (void)OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, nullptr);
+  // jitsec's own cryptography (base/crypto.h) calls OpenSSL's default provider directly: no
+  // openssl.cnf to read and parse on every start, no teardown of OpenSSL's tables at exit (the
+  // kernel frees the process), and no legacy name tables copied into the name map (EVP's
+  // first fetch would do that). All three were visible in the start-up profile.
+  (void)OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT |
+                                OPENSSL_INIT_NO_ADD_ALL_CIPHERS | OPENSSL_INIT_NO_ADD_ALL_DIGESTS,
+                            nullptr);
   ProcessEnvironment env;
   Globals g;
   CLI::App app{"jitsec — just-in-time secrets for one command, in a sandbox, masked, audited, revoked"};

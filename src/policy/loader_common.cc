@@ -2,10 +2,10 @@
 // chains the syntax stage (loader.cc) and the semantic stage (validate.cc).
 #include "policy/internal.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
+
+#include "base/crypto.h"
 
 namespace jitsec::policy {
 namespace internal {
@@ -119,16 +119,8 @@ std::string Quote(std::string_view s) {
 }
 
 std::string Sha256Hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr) != 1) return {};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 0xf];
-  }
-  return out;
+  auto hex = crypto::Sha256Hex(data);
+  return hex ? std::move(*hex) : std::string();
 }
 
 }  // namespace internal

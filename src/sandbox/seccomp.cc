@@ -2,7 +2,6 @@
 // prctl (child, async-signal-safe). libseccomp is used nowhere else in jitsec.
 #include "sandbox/seccomp.h"
 
-#include <openssl/evp.h>
 #include <seccomp.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -19,6 +18,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/crypto.h"
 #include "base/defer.h"
 #include "base/encoding.h"
 #include "base/unique_fd.h"
@@ -112,13 +112,8 @@ Result<std::vector<sock_filter>> ExportBpf(scmp_filter_ctx ctx) {
 }
 
 Result<std::string> Sha256Hex(const std::vector<sock_filter>& insns) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int md_len = 0;
-  if (EVP_Digest(insns.data(), insns.size() * sizeof(sock_filter), md.data(), &md_len,
-                 EVP_sha256(), nullptr) != 1) {
-    return Fail(ErrorCode::kInternal, "sha256 of the seccomp filter failed");
-  }
-  return HexEncode(std::string_view(reinterpret_cast<const char*>(md.data()), md_len));
+  return crypto::Sha256Hex(std::string_view(reinterpret_cast<const char*>(insns.data()),
+                                            insns.size() * sizeof(sock_filter)));
 }
 
 }  // namespace

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
 #include "base/random.h"
@@ -31,16 +30,7 @@ constexpr size_t kTagBytes = 16;
 constexpr std::string_view kAadPrefix{"jitsec-store-v1\0", 16};
 constexpr std::string_view kSuffix = ".secret";
 constexpr size_t kMaxNameBytes = 128;
-constexpr size_t kChunkBytes = 1 << 20;  // EVP lengths are int
-
-// Owns an EVP_CIPHER_CTX (freed, and so wiped, by EVP_CIPHER_CTX_free).
-struct CipherCtx {
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  CipherCtx() = default;
-  CipherCtx(const CipherCtx&) = delete;
-  CipherCtx& operator=(const CipherCtx&) = delete;
-  ~CipherCtx() { EVP_CIPHER_CTX_free(ctx); }
-};
+static_assert(kNonceBytes == crypto::kAesGcmNonceBytes && kTagBytes == crypto::kAesGcmTagBytes);
 
 bool IsNameChar(char c, bool first) {
   if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
@@ -80,35 +70,9 @@ Result<std::string> Seal(const SecretBytes& key, std::string_view name, const Se
   FillRandom(nonce.data(), nonce.size());
   out.append(nonce);
 
-  CipherCtx c;
-  const std::string aad = Aad(name);
-  int len = 0;
-  if (c.ctx == nullptr ||
-      EVP_EncryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, int(kNonceBytes), nullptr) != 1 ||
-      EVP_EncryptInit_ex(c.ctx, nullptr, nullptr,
-                         reinterpret_cast<const unsigned char*>(key.data()),
-                         reinterpret_cast<const unsigned char*>(nonce.data())) != 1 ||
-      EVP_EncryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                        int(aad.size())) != 1) {
-    return Fail(ErrorCode::kInternal, "AES-256-GCM setup failed (OpenSSL)");
-  }
   const size_t start = out.size();
   out.resize(start + value.size() + kTagBytes);
-  auto* dst = reinterpret_cast<unsigned char*>(out.data() + start);
-  const auto* src = reinterpret_cast<const unsigned char*>(value.data());
-  size_t done = 0;
-  while (done < value.size()) {
-    size_t n = std::min(kChunkBytes, value.size() - done);
-    if (EVP_EncryptUpdate(c.ctx, dst + done, &len, src + done, int(n)) != 1 || size_t(len) != n) {
-      return Fail(ErrorCode::kInternal, "AES-256-GCM encryption failed (OpenSSL)");
-    }
-    done += n;
-  }
-  if (EVP_EncryptFinal_ex(c.ctx, dst + done, &len) != 1 || len != 0 ||
-      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_GET_TAG, int(kTagBytes), dst + done) != 1) {
-    return Fail(ErrorCode::kInternal, "AES-256-GCM encryption failed (OpenSSL)");
-  }
+  JITSEC_TRY(crypto::Aes256GcmSeal(key.Reveal(), nonce, Aad(name), value.Reveal(), out.data() + start));
   return out;
 }
 
@@ -118,42 +82,12 @@ Result<SecretBytes> Unseal(const SecretBytes& key, std::string_view name, std::s
       blob.substr(0, kMagic.size()) != kMagic || blob[kMagic.size()] != kVersion) {
     return Fail(AuthFailure(name));
   }
-  const auto* nonce = reinterpret_cast<const unsigned char*>(blob.data() + kHeaderBytes);
-  const std::string_view body = blob.substr(kHeaderBytes + kNonceBytes);
-  const size_t text_bytes = body.size() - kTagBytes;
-  const auto* src = reinterpret_cast<const unsigned char*>(body.data());
-  unsigned char tag[kTagBytes];
-  std::memcpy(tag, body.data() + text_bytes, kTagBytes);
-
-  CipherCtx c;
-  const std::string aad = Aad(name);
-  int len = 0;
-  if (c.ctx == nullptr ||
-      EVP_DecryptInit_ex(c.ctx, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_IVLEN, int(kNonceBytes), nullptr) != 1 ||
-      EVP_DecryptInit_ex(c.ctx, nullptr, nullptr,
-                         reinterpret_cast<const unsigned char*>(key.data()), nonce) != 1 ||
-      EVP_DecryptUpdate(c.ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
-                        int(aad.size())) != 1) {
-    return Fail(ErrorCode::kInternal, "AES-256-GCM setup failed (OpenSSL)");
-  }
-  SecretBytes plain(text_bytes);
-  auto* dst = reinterpret_cast<unsigned char*>(plain.mutable_data());
-  size_t done = 0;
-  while (done < text_bytes) {
-    size_t n = std::min(kChunkBytes, text_bytes - done);
-    if (EVP_DecryptUpdate(c.ctx, dst + done, &len, src + done, int(n)) != 1 || size_t(len) != n) {
-      return Fail(AuthFailure(name));  // `plain` is wiped by its destructor
-    }
-    done += n;
-  }
-  unsigned char final_block[16];
-  if (EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_GCM_SET_TAG, int(kTagBytes), tag) != 1 ||
-      EVP_DecryptFinal_ex(c.ctx, final_block, &len) != 1) {
-    OPENSSL_cleanse(final_block, sizeof final_block);
-    return Fail(AuthFailure(name));
-  }
-  OPENSSL_cleanse(final_block, sizeof final_block);
+  const std::string_view nonce = blob.substr(kHeaderBytes, kNonceBytes);
+  const std::string_view sealed = blob.substr(kHeaderBytes + kNonceBytes);
+  SecretBytes plain(sealed.size() - kTagBytes);
+  JITSEC_ASSIGN_OR_RETURN(bool authentic,
+                          crypto::Aes256GcmOpen(key.Reveal(), nonce, Aad(name), sealed, plain.mutable_data()));
+  if (!authentic) return Fail(AuthFailure(name));  // `plain` is wiped (and by its destructor)
   return plain;
 }
 

@@ -1,13 +1,10 @@
 #include "providers/postgres/postgres_provider.h"
 
+#include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/random.h"
 
 #include "providers/postgres/libpq.h"
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 #include <errno.h>
 #include <poll.h>
@@ -689,33 +686,21 @@ Result<std::string> ScramSha256Verifier(std::string_view password, std::string_v
   // RFC 5802: SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, i), ClientKey =
   // HMAC(SaltedPassword, "Client Key"), StoredKey = SHA-256(ClientKey), ServerKey =
   // HMAC(SaltedPassword, "Server Key").
-  SecretBytes salted(size_t{SHA256_DIGEST_LENGTH});
-  SecretBytes client_key(size_t{SHA256_DIGEST_LENGTH});
-  unsigned char stored_key[SHA256_DIGEST_LENGTH];
-  unsigned char server_key[SHA256_DIGEST_LENGTH];
+  SecretBytes salted(crypto::kSha256Bytes);
   auto* sp = reinterpret_cast<unsigned char*>(salted.mutable_data());
-  auto* ck = reinterpret_cast<unsigned char*>(client_key.mutable_data());
-  unsigned int len = 0;
-  constexpr std::string_view kClient = "Client Key";
-  constexpr std::string_view kServer = "Server Key";
-  if (PKCS5_PBKDF2_HMAC(password.data(), int(password.size()),
-                        reinterpret_cast<const unsigned char*>(salt.data()), int(salt.size()),
-                        iterations, EVP_sha256(), SHA256_DIGEST_LENGTH, sp) != 1 ||
-      HMAC(EVP_sha256(), sp, SHA256_DIGEST_LENGTH,
-           reinterpret_cast<const unsigned char*>(kClient.data()), kClient.size(), ck,
-           &len) == nullptr ||
-      SHA256(ck, SHA256_DIGEST_LENGTH, stored_key) == nullptr ||
-      HMAC(EVP_sha256(), sp, SHA256_DIGEST_LENGTH,
-           reinterpret_cast<const unsigned char*>(kServer.data()), kServer.size(), server_key,
-           &len) == nullptr) {
-    return Fail(ErrorCode::kInternal, "OpenSSL failed to compute the SCRAM-SHA-256 verifier");
-  }
+  JITSEC_TRY(crypto::Pbkdf2HmacSha256(password, salt, uint32_t(iterations), {sp, crypto::kSha256Bytes}));
+  JITSEC_ASSIGN_OR_RETURN(crypto::HmacSha256 prf, crypto::HmacSha256::Create(salted.Reveal()));
+  JITSEC_ASSIGN_OR_RETURN(crypto::Sha256Digest client_key, prf.Mac("Client Key"));
+  JITSEC_ASSIGN_OR_RETURN(crypto::Sha256Digest server_key, prf.Mac("Server Key"));
+  auto stored_key = crypto::Sha256(std::string_view(reinterpret_cast<const char*>(client_key.data()), client_key.size()));
+  explicit_bzero(client_key.data(), client_key.size());
+  if (!stored_key) return Fail(std::move(stored_key).error());
   auto b64 = [](const unsigned char* p, size_t n) {
     return Base64Encode(std::string_view(reinterpret_cast<const char*>(p), n));
   };
   return "SCRAM-SHA-256$" + std::to_string(iterations) + ":" +
          b64(reinterpret_cast<const unsigned char*>(salt.data()), salt.size()) + "$" +
-         b64(stored_key, sizeof stored_key) + ":" + b64(server_key, sizeof server_key);
+         b64(stored_key->data(), stored_key->size()) + ":" + b64(server_key.data(), server_key.size());
 }
 
 bool IsPlainIdentifier(std::string_view name, size_t max_len) {
