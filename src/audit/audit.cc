@@ -9,13 +9,13 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <string>
 
 #include "audit/audit_key.h"
 #include "base/crypto.h"
 #include "base/encoding.h"
 #include "base/fs.h"
-#include "base/random.h"
 #include "base/unique_fd.h"
 
 namespace jitsec::audit {
@@ -120,8 +120,8 @@ class ScopedFlock {
   ~ScopedFlock() {
     if (locked_) ::flock(fd_, LOCK_UN);
   }
-  Status Lock(const std::filesystem::path& path) {
-    while (::flock(fd_, LOCK_EX) != 0) {
+  Status Lock(const std::filesystem::path& path, int mode = LOCK_EX) {
+    while (::flock(fd_, mode) != 0) {
       if (errno != EINTR) return FailErrno(ErrorCode::kIo, "cannot lock audit log " + Quote(path));
     }
     locked_ = true;
@@ -137,6 +137,29 @@ struct Tail {
   uint64_t seq = 0;
   std::string mac{kZeroMac};
 };
+
+// The seq and MAC of a record as Append writes it: the line starts `{"v":1,"seq":N,` and ends
+// `,"mac":"<64 hex>"}`, so both are read without parsing the JSON (a run appends ~6 records and
+// reads the tail before each). Any other shape goes through the JSON parser; whether the record
+// is authentic is Verify's question, not Append's.
+std::optional<Tail> FastTail(std::string_view line) {
+  constexpr std::string_view kStart = "{\"v\":1,\"seq\":";
+  constexpr size_t kEnd = kMacKey.size() + kMacHexBytes + 2;  // `,"mac":"<hex>"}`
+  if (!line.starts_with(kStart) || line.size() < kStart.size() + 2 + kEnd) return std::nullopt;
+  size_t i = kStart.size();
+  uint64_t seq = 0;
+  const size_t first = i;
+  while (i < line.size() && line[i] >= '0' && line[i] <= '9' && i - first < 19) {
+    seq = seq * 10 + uint64_t(line[i] - '0');
+    ++i;
+  }
+  if (i == first || line[i] != ',' || (line[first] == '0' && i - first > 1)) return std::nullopt;
+  const std::string_view end = line.substr(line.size() - kEnd);
+  if (!end.starts_with(kMacKey) || !end.ends_with("\"}")) return std::nullopt;
+  std::string_view mac = end.substr(kMacKey.size(), kMacHexBytes);
+  if (!IsLowerHex(mac)) return std::nullopt;
+  return Tail{seq, std::string(mac)};
+}
 
 // Reads the last record of the log by seeking back from the end (never the whole file).
 Result<Tail> ReadTail(int fd, const std::filesystem::path& path) {
@@ -184,10 +207,13 @@ Result<Tail> ReadTail(int fd, const std::filesystem::path& path) {
       return Fail(ErrorCode::kCorrupt, "audit log " + Quote(path) + " has an oversized last line");
     }
   }
+  if (auto fast = FastTail(line)) return *fast;
   OrderedJson rec = ParseOrdered(line);
   Tail tail;
   if (!rec.is_object() || !rec.contains("seq") || !rec["seq"].is_number_unsigned() ||
-      !rec.contains("mac") || !rec["mac"].is_string()) {
+      !rec.contains("mac") || !rec["mac"].is_string() ||
+      rec["mac"].get_ref<const std::string&>().size() != kMacHexBytes ||
+      !IsLowerHex(rec["mac"].get_ref<const std::string&>())) {
     return Fail(ErrorCode::kCorrupt, "audit log " + Quote(path) +
                                          ": the last record is not valid (check it with jitsec "
                                          "audit verify)");
@@ -202,10 +228,33 @@ std::filesystem::path HeadPath(const std::filesystem::path& log_path) {
 }
 
 // The head file names the last record (seq and MAC) so that a log cut short is detected. It is
-// replaced by rename without fsync, at Sync and at close: after a crash it may lag behind the
-// log (by the records of the runs in progress), never ahead.
-Status WriteHead(const std::filesystem::path& log_path, const SecretBytes& key, uint64_t seq,
-                 const std::string& mac) {
+// rewritten in place, without fsync, under the log's lock: at the first record of a log, at
+// Sync (after the log's fdatasync) and at close. After a crash it may lag behind the log (by
+// the records of the runs in progress), never ahead. Every head is kHeadBytes long (JSON padded
+// with spaces), so a rewrite never leaves the tail of a longer one behind; an in-place pwrite
+// instead of a new file and a rename spares the file system an inode per run.
+constexpr size_t kHeadBytes = 256;
+
+// The head file, created if `create` (0600, a regular file of ours or an error). Returns an
+// invalid descriptor when it does not exist and `create` is false.
+Result<UniqueFd> OpenHead(const std::filesystem::path& log_path, bool create) {
+  const std::filesystem::path path = HeadPath(log_path);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT : 0), 0600));
+  if (!fd) {
+    if (errno == ENOENT && !create) return UniqueFd();
+    return FailErrno(ErrorCode::kIo, "cannot open " + Quote(path));
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return FailErrno(ErrorCode::kIo, "cannot stat " + Quote(path));
+  if (!S_ISREG(st.st_mode)) return Fail(ErrorCode::kIo, Quote(path) + " is not a regular file");
+  if (st.st_size > off_t(kHeadBytes) && ::ftruncate(fd.get(), off_t(kHeadBytes)) != 0) {
+    return FailErrno(ErrorCode::kIo, "cannot truncate " + Quote(path));
+  }
+  return fd;
+}
+
+Status WriteHead(int head_fd, const std::filesystem::path& log_path, const SecretBytes& key,
+                 uint64_t seq, const std::string& mac) {
   OrderedJson head;
   head["seq"] = seq;
   head["mac"] = mac;
@@ -213,18 +262,19 @@ Status WriteHead(const std::filesystem::path& log_path, const SecretBytes& key, 
   if (head["hmac"].get_ref<const std::string&>().empty()) {
     return Fail(ErrorCode::kInternal, "cannot compute the audit head MAC");
   }
-  const std::string text = Dump(head) + "\n";
+  std::string text = Dump(head);
+  if (text.size() >= kHeadBytes) return Fail(ErrorCode::kInternal, "audit head record too long");
+  text.resize(kHeadBytes - 1, ' ');
+  text.push_back('\n');
   const std::filesystem::path path = HeadPath(log_path);
-  const std::string tmp = path.string() + ".tmp-" + RandomHex(6);
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return FailErrno(ErrorCode::kIo, "cannot create " + Quote(tmp));
-  Status st = WriteAll(fd.get(), text, "cannot write " + Quote(tmp));
-  fd.reset();
-  if (st && ::rename(tmp.c_str(), path.c_str()) != 0) {
-    st = FailErrno(ErrorCode::kIo, "cannot rename to " + Quote(path));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::pwrite(head_fd, text.data() + done, text.size() - done, off_t(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return FailErrno(ErrorCode::kIo, "cannot write " + Quote(path));
+    done += size_t(n);
   }
-  if (!st) ::unlink(tmp.c_str());
-  return st;
+  return Ok();
 }
 
 }  // namespace
@@ -236,8 +286,8 @@ struct AuditLog::Impl {
   SecretBytes fingerprint_key;
   bool created = false;     // this Open created the file: Sync makes its directory entry durable
   bool head_stale = false;  // records appended since the head was last written
-  bool head_exists = false;  // else the first Append writes it at once: a log that has records
-                             // but no head would read as cut short after a crash
+  UniqueFd head;  // none yet: the first Append creates and writes it at once (a log that has
+                  // records but no head would read as cut short after a crash)
 
   // Points the head at the log's current last record (whoever appended it), under the lock,
   // so that the head only ever moves forward even with concurrent writers.
@@ -246,7 +296,10 @@ struct AuditLog::Impl {
     ScopedFlock lock(fd.get());
     JITSEC_TRY(lock.Lock(path));
     JITSEC_ASSIGN_OR_RETURN(Tail tail, ReadTail(fd.get(), path));
-    JITSEC_TRY(WriteHead(path, key, tail.seq, tail.mac));
+    if (!head) {
+      JITSEC_ASSIGN_OR_RETURN(head, OpenHead(path, /*create=*/true));
+    }
+    JITSEC_TRY(WriteHead(head.get(), path, key, tail.seq, tail.mac));
     head_stale = false;
     return Ok();
   }
@@ -273,7 +326,7 @@ Result<AuditLog> AuditLog::Open(const std::filesystem::path& log_path,
   if (!fd) return FailErrno(ErrorCode::kIo, "cannot open audit log " + Quote(log_path));
   auto impl = std::make_unique<Impl>();
   impl->created = created;
-  impl->head_exists = ::access(HeadPath(log_path).c_str(), F_OK) == 0;
+  JITSEC_ASSIGN_OR_RETURN(impl->head, OpenHead(log_path, /*create=*/false));
   impl->path = log_path;
   impl->fd = std::move(fd);
   JITSEC_ASSIGN_OR_RETURN(impl->fingerprint_key, DeriveKey(key, kFingerprintLabel));
@@ -319,11 +372,11 @@ Status AuditLog::Append(nlohmann::json record) {
     return Fail(ErrorCode::kIo, "short write to audit log " + Quote(impl_->path) +
                                     " (disk full?); the last record is incomplete");
   }
-  // The head is written by Sync and when the log is closed (one rename per run, not per record).
+  // The head is written by Sync and when the log is closed (once per run, not per record).
   impl_->head_stale = true;
-  if (!impl_->head_exists) {
-    JITSEC_TRY(WriteHead(impl_->path, impl_->key, tail.seq + 1, mac));
-    impl_->head_exists = true;
+  if (!impl_->head) {
+    JITSEC_ASSIGN_OR_RETURN(impl_->head, OpenHead(impl_->path, /*create=*/true));
+    JITSEC_TRY(WriteHead(impl_->head.get(), impl_->path, impl_->key, tail.seq + 1, mac));
     impl_->head_stale = false;
   }
   return Ok();
@@ -335,7 +388,7 @@ Status AuditLog::Sync() {
     return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(impl_->path));
   }
   JITSEC_TRY(impl_->FlushHead());
-  // The head is renamed into place without a directory sync: after a crash it may lag behind
+  // The head is rewritten without a sync of its own: after a crash it may lag behind
   // the log, which verify accepts. The directory is synced once, when the log was created, so
   // that the log and its first head are not lost.
   if (!impl_->created) return Ok();
@@ -381,6 +434,11 @@ Result<std::vector<nlohmann::json>> ReadAll(const std::filesystem::path& log_pat
 Result<VerifyReport> Verify(const std::filesystem::path& log_path,
                             const std::filesystem::path& key_path) {
   VerifyReport report;
+  // The log and its head are read under a shared lock on the log: writers append and move the
+  // head under an exclusive one, so the two are read as one consistent state.
+  UniqueFd lock_fd(::open(log_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  ScopedFlock lock(lock_fd.get());
+  if (lock_fd) JITSEC_TRY(lock.Lock(log_path, LOCK_SH));
   std::string text;
   if (auto r = ReadFile(log_path, /*nofollow=*/true)) {
     text = std::move(*r);
@@ -470,7 +528,7 @@ Result<VerifyReport> Verify(const std::filesystem::path& log_path,
   }
 
   // The head names the last record appended; a log that ends before it was cut short. After a
-  // crash the head may lag behind the log (it is renamed into place without fsync), so the check
+  // crash the head may lag behind the log (it is rewritten without fsync), so the check
   // is: the log reaches the head's seq, and the record there has the head's MAC.
   if (!head_text) {
     return problem(line_no + 1, "head file " + head_name +

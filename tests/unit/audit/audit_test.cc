@@ -118,6 +118,36 @@ TEST(AuditLogTest, ChainContinuesAcrossReopen) {
   EXPECT_EQ(r.records, 5u);
 }
 
+// Append reads the last record's seq and MAC from the line's fixed start and end (no JSON
+// parse); a last line of another shape goes through the parser and chains the same way.
+TEST(AuditLogTest, AppendChainsAfterALastRecordOfAnyValidShape) {
+  AuditFixture f;
+  f.AppendN(2);
+  auto lines = f.Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  const std::string mac = json::parse(lines[1])["mac"];
+  // The same record with its keys reordered: not the fast shape, still a valid JSON record.
+  lines[1] = R"({"seq":2,"event":"issue","v":1,"mac":")" + mac + R"("})";
+  f.WriteLines(lines);
+  f.AppendN(1);
+  lines = f.Lines();
+  ASSERT_EQ(lines.size(), 3u);
+  json last = json::parse(lines[2]);
+  EXPECT_EQ(last["seq"], 3);
+  EXPECT_EQ(last["prev"], mac);
+}
+
+TEST(AuditLogTest, AppendRefusesALastLineThatLooksLikeARecordOnlyAtItsStart) {
+  AuditFixture f;
+  f.AppendN(1);
+  std::string text = ReadTextFile(f.log);
+  WriteTextFile(f.log, text + "{\"v\":1,\"seq\":2,\"event\":\"x\",\"mac\":\"not-hex\"}\n");
+  AuditLog a = f.OpenOrDie();
+  auto st = a.Append({{"event", "start"}});
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kCorrupt);
+}
+
 TEST(AuditLogTest, AppendRejectsRecordsWithoutEventOrWithReservedKeys) {
   AuditFixture f;
   AuditLog a = f.OpenOrDie();
@@ -264,7 +294,7 @@ TEST(AuditVerifyTest, ForgedHeadFails) {
 }
 
 TEST(AuditVerifyTest, HeadLaggingBehindTheLogIsAccepted) {
-  // After a crash the head (renamed without fsync) may name an earlier record.
+  // After a crash the head (rewritten without fsync) may name an earlier record.
   AuditFixture f;
   f.AppendN(3);
   const fs::path head_path = f.log.string() + ".head";
@@ -296,6 +326,99 @@ TEST(AuditLogTest, HeadIsWrittenAtFirstRecordSyncAndCloseNotPerRecord) {
   VerifyReport r = f.VerifyOrDie();
   EXPECT_TRUE(r.ok) << r.problem;
   EXPECT_EQ(r.records, 4u);
+}
+
+// The head is rewritten in place (one inode for the life of the log, no rename per run) and
+// always has the same size, so a shorter head never leaves the end of a longer one behind.
+TEST(AuditLogTest, HeadIsRewrittenInPlaceAtAFixedSize) {
+  AuditFixture f;
+  const fs::path head_path = f.log.string() + ".head";
+  f.AppendN(1);
+  struct stat first {};
+  ASSERT_EQ(::stat(head_path.c_str(), &first), 0);
+  EXPECT_EQ(first.st_size, 256);
+  f.AppendN(12);  // seq grows from one digit to two
+  struct stat later {};
+  ASSERT_EQ(::stat(head_path.c_str(), &later), 0);
+  EXPECT_EQ(later.st_ino, first.st_ino);
+  EXPECT_EQ(later.st_size, 256);
+  EXPECT_EQ(json::parse(ReadTextFile(head_path))["seq"], 13);
+  EXPECT_EQ(ModeOf(head_path), 0600u);
+  EXPECT_TRUE(f.VerifyOrDie().ok);
+}
+
+// A head written by an earlier jitsec (shorter, no padding) or grown by hand past the fixed size
+// is taken over: the next head is exactly the fixed size and verifies.
+TEST(AuditLogTest, HeadOfAnotherSizeIsTakenOver) {
+  AuditFixture f;
+  const fs::path head_path = f.log.string() + ".head";
+  f.AppendN(2);
+  std::string compact = ReadTextFile(head_path);
+  while (!compact.empty() && (compact.back() == ' ' || compact.back() == '\n')) compact.pop_back();
+  WriteTextFile(head_path, compact + "\n");
+  EXPECT_TRUE(f.VerifyOrDie().ok);
+  f.AppendN(1);
+  EXPECT_EQ(fs::file_size(head_path), 256u);
+  EXPECT_TRUE(f.VerifyOrDie().ok);
+  WriteTextFile(head_path, ReadTextFile(head_path) + std::string(500, ' ') + "\n");
+  f.AppendN(1);
+  EXPECT_EQ(fs::file_size(head_path), 256u);
+  VerifyReport r = f.VerifyOrDie();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 4u);
+}
+
+TEST(AuditLogTest, HeadThatIsASymlinkIsRefused) {
+  AuditFixture f;
+  f.AppendN(1);
+  const fs::path head_path = f.log.string() + ".head";
+  const fs::path elsewhere = f.tmp / "elsewhere";
+  WriteTextFile(elsewhere, "x");
+  fs::remove(head_path);
+  fs::create_symlink(elsewhere, head_path);
+  auto a = AuditLog::Open(f.log, f.key);
+  ASSERT_FALSE(a);
+  EXPECT_EQ(a.error().code(), ErrorCode::kIo);
+  EXPECT_EQ(ReadTextFile(elsewhere), "x");
+}
+
+// Verify reads the log and its head under a shared lock, writers append and move the head under
+// an exclusive one: verifying while other processes run never sees a head ahead of the log.
+TEST(AuditVerifyTest, VerifyDuringConcurrentRunsSeesAConsistentState) {
+  AuditFixture f;
+  f.AppendN(1);
+  constexpr int kProcs = 2;
+  std::vector<pid_t> pids;
+  for (int p = 0; p < kProcs; ++p) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      int rc = 0;
+      for (int run = 0; rc == 0 && run < 25; ++run) {  // one "run": open, 3 records, sync, close
+        auto a = AuditLog::Open(f.log, f.key);
+        if (!a) rc = 2;
+        for (int i = 0; rc == 0 && i < 3; ++i) {
+          if (!a->Append({{"event", "issue"}, {"proc", p}, {"i", i}})) rc = 3;
+        }
+        if (rc == 0 && !a->Sync()) rc = 4;
+      }
+      ::_exit(rc);
+    }
+    pids.push_back(pid);
+  }
+  int verified = 0;
+  for (bool running = true; running;) {
+    VerifyReport r = f.VerifyOrDie();
+    EXPECT_TRUE(r.ok) << r.problem;
+    ++verified;
+    running = false;
+    for (pid_t pid : pids) running = running || ::waitpid(pid, nullptr, WNOHANG) == 0;
+  }
+  for (pid_t pid : pids) (void)::waitpid(pid, nullptr, 0);
+  VerifyReport r = f.VerifyOrDie();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, size_t(1 + kProcs * 25 * 3));
+  EXPECT_GT(verified, 1);
 }
 
 TEST(AuditVerifyTest, HeadOfAnotherLogWithTheSameKeyFails) {
