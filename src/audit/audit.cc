@@ -353,7 +353,7 @@ Status AuditLog::Append(nlohmann::json record) {
   out["v"] = 1;
   out["seq"] = tail.seq + 1;
   out["time"] = NowRfc3339();
-  for (auto& [k, v] : record.items()) out[k] = ParseOrdered(Dump(v));
+  for (auto& [k, v] : record.items()) out[k] = OrderedJson(v);  // converts nested values too
   out["prev"] = tail.mac;
   std::string body = Dump(out);
   const std::string mac = ChainMac(impl_->key, tail.mac, body);
