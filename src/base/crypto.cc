@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "base/defer.h"
+#include "base/encoding.h"
 
 namespace jitsec::crypto {
 namespace {
@@ -172,14 +173,7 @@ Result<Sha256Digest> Sha256(std::string_view data) {
 
 Result<std::string> Sha256Hex(std::string_view data) {
   JITSEC_ASSIGN_OR_RETURN(Sha256Digest md, Sha256(data));
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * md.size());
-  for (unsigned char b : md) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-  return out;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(md.data()), md.size()));
 }
 
 struct HmacSha256::State {
