@@ -6,6 +6,7 @@
 #include <linux/openat2.h>
 #include <linux/securebits.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -563,7 +564,75 @@ constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR
   ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
 }
 
+// The report pipe's read end is jitsec's alone (the init closed its copy before RunInit). A
+// dying process closes its descriptors before it reparents its children and sends their
+// PR_SET_PDEATHSIG, so once the prctl has taken effect either the signal comes or this sees
+// the pipe without a reader (POLLERR on the write end).
+bool ParentGone(int report_fd) noexcept {
+  struct pollfd p = {report_fd, POLLOUT, 0};
+  int n;
+  do {
+    n = ::poll(&p, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  return n > 0 && (p.revents & POLLERR) != 0;
+}
+
+// Writes all of text to fd (one write: the kernel takes a map in one piece). False with errno.
+bool WriteMap(int fd, const char* text, size_t size) noexcept {
+  ssize_t n;
+  do {
+    n = ::write(fd, text, size);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0 && size_t(n) != size) errno = EIO;
+  return n >= 0 && size_t(n) == size;
+}
+
+// The init maps its own ids, as `unshare --map-root-user` does: a process in a new user
+// namespace may map its euid and egid to themselves with one line each once setgroups is
+// denied. jitsec is not dumpable, and neither is this copy of it (the flag is copied with the
+// address space); but then its /proc/self/{setgroups,uid_map,gid_map} belong to root of the
+// initial namespace and an unprivileged init cannot open them. So it is dumpable only while it
+// opens the three files, and not dumpable again before it writes them (the writes check the
+// opener's credentials and capabilities, not the files' owner); nothing else happens in that
+// window. A copy of jitsec's memory (which may hold issued secrets) must not stay open to a
+// ptrace or /proc/PID/mem of the same user: failing to drop the flag again is fatal.
+bool MapOwnIds(const InitArgs& a) noexcept {
+  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return false;
+  int setgroups = ::open("/proc/self/setgroups", O_WRONLY | O_CLOEXEC);
+  int uid_map = setgroups < 0 ? -1 : ::open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
+  int gid_map = uid_map < 0 ? -1 : ::open("/proc/self/gid_map", O_WRONLY | O_CLOEXEC);
+  int saved = errno;
+  bool ok = ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;  // on failure the init reports and exits
+  if (ok) errno = saved;
+  // The order is the kernel's: setgroups must be denied before an unprivileged gid_map.
+  ok = ok && gid_map >= 0 && WriteMap(setgroups, "deny", 4) &&
+       WriteMap(uid_map, a.uid_map.text, a.uid_map.size) &&
+       WriteMap(gid_map, a.gid_map.text, a.gid_map.size);
+  saved = errno;
+  CloseQuietly(setgroups);
+  CloseQuietly(uid_map);
+  CloseQuietly(gid_map);
+  errno = saved;
+  return ok;
+}
+
 }  // namespace
+
+IdMapLine FormatIdMapLine(unsigned id) noexcept {
+  IdMapLine line;
+  char digits[16];
+  int n = 0;
+  do {
+    digits[n++] = char('0' + id % 10);
+    id /= 10;
+  } while (id != 0);
+  for (int copy = 0; copy < 2; ++copy) {
+    for (int i = n; i > 0;) line.text[line.size++] = digits[--i];
+    line.text[line.size++] = ' ';
+  }
+  line.text[line.size++] = '1';
+  return line;
+}
 
 bool DropCapabilities(int cap_last) noexcept {
   // Locked securebits: uid 0 inside (jitsec run as root) gains nothing from exec or setuid.
@@ -598,25 +667,13 @@ void RunCommand(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int repor
 void RunInit(const InitArgs& a) noexcept {
   const PreparedSandbox::Impl& sb = *a.sandbox;
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Fail(a.report_fd, ChildStep::kParentDeath);
+  // getppid() is 0 in a new PID namespace, so the usual check is on the report pipe: jitsec
+  // holds its only read end, which is closed before an exiting process reparents its children.
+  if (ParentGone(a.report_fd)) ::_exit(125);
   // Out of the caller's session and process group: signals from the caller's terminal (Ctrl-C,
   // SIGWINCH, hang-up) reach jitsec, which forwards them once; the init must not get them too.
   if (::setsid() < 0) Fail(a.report_fd, ChildStep::kSession);
-  // jitsec is not dumpable, and neither is this copy of it; but then its /proc/PID/{setgroups,
-  // uid_map,gid_map} belong to root and an unprivileged parent cannot open them. Dumpable just
-  // until the parent has written the maps (it opens them after the ready byte), then not again.
-  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) Fail(a.report_fd, ChildStep::kUserNamespace);
-  ssize_t n;
-  do {
-    n = ::write(a.ready_fd, "r", 1);
-  } while (n < 0 && errno == EINTR);
-  CloseQuietly(a.ready_fd);
-  char go = 0;
-  do {
-    n = ::read(a.release_fd, &go, 1);
-  } while (n < 0 && errno == EINTR);
-  (void)::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  if (n != 1) ::_exit(125);  // the parent is gone or gave up
-  CloseQuietly(a.release_fd);
+  if (!MapOwnIds(a)) Fail(a.report_fd, ChildStep::kUserNamespace);
 
   if (!SetupMounts(sb, *a.command, a.scratch)) Fail(a.report_fd, ChildStep::kMounts);
   if (!AddInsideRules(sb)) Fail(a.report_fd, ChildStep::kLandlock);

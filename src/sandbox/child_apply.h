@@ -4,28 +4,42 @@
 // the report pipe. Async-signal-safe throughout.
 #pragma once
 
+#include <cstddef>
+
 #include "base/exec_spec.h"
 #include "sandbox/prepared.h"
 
 namespace jitsec::sandbox::child {
 
+// One line of /proc/self/{uid,gid}_map, "ID ID 1", formatted by the parent (FormatIdMapLine)
+// so that the init only copies bytes.
+struct IdMapLine {
+  char text[32] = {};  // "4294967295 4294967295 1" is 23 bytes
+  size_t size = 0;
+};
+
+// "id id 1". Async-signal-safe (digits by hand, no allocation).
+IdMapLine FormatIdMapLine(unsigned id) noexcept;
+
 struct InitArgs {
   const PreparedSandbox::Impl* sandbox = nullptr;
   const ExecSpec* command = nullptr;  // parent_pid already set to 1 (the init)
   int report_fd = -1;                 // write end, above every fd target of the command
-  int release_fd = -1;                // read end: one byte once the uid/gid maps are written
-  int ready_fd = -1;                  // write end: one byte once the init is dumpable (see Launch)
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
+  IdMapLine uid_map;                  // jitsec's euid, mapped to itself
+  IdMapLine gid_map;                  // jitsec's egid, mapped to itself
 };
 
 // The namespace init. Order (each step reports its ChildStep on failure):
-//  1. PR_SET_PDEATHSIG(SIGKILL), setsid, dumpable until the maps are written, then wait for the parent's release byte (EOF: the parent died
-//     before the prctl took effect, or gave up; exit quietly);
-//  2. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
+//  1. PR_SET_PDEATHSIG(SIGKILL); if jitsec died before that took effect (no reader left on the
+//     report pipe), exit quietly; setsid;
+//  2. its own uid/gid maps: setgroups "deny", "U U 1", "G G 1" through /proc/self, dumpable
+//     only while the three files are opened (kUserNamespace);
+//  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
 //     /tmp is hidden by it), /dev, /proc, pivot_root, detach the old root; Landlock rules for the
 //     fresh /tmp, /dev and /proc;
-//  3. hostname "jitsec"; loopback up when the network namespace is private;
-//  4. block the forwarded signals and SIGCHLD, fork the command (RunCommand), close every
+//  4. hostname "jitsec"; loopback up when the network namespace is private;
+//  5. block the forwarded signals and SIGCHLD, fork the command (RunCommand), close every
 //     descriptor, then loop on sigwaitinfo: forward INT/TERM/HUP/QUIT/WINCH/USR1/USR2 to the
 //     command, reap on SIGCHLD; when the command exits, SIGKILL every process left in the
 //     namespace, reap them, and exit with the command's status (128+N for a signal).

@@ -46,29 +46,6 @@ pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
   return pid_t(pid);
 }
 
-void KillAndReap(pid_t pid, int pidfd) {
-  if (pidfd >= 0) {
-    (void)::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0U);
-  } else {
-    (void)::kill(pid, SIGKILL);
-  }
-  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-}
-
-Status WriteProcFile(pid_t pid, const char* name, const std::string& text) {
-  std::string path = "/proc/" + std::to_string(pid) + "/" + name;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: open \"" + path + "\"");
-  UniqueFd owner(fd);
-  ssize_t n = ::write(fd, text.data(), text.size());
-  if (n != ssize_t(text.size())) {
-    return FailErrno(ErrorCode::kChildSetup,
-                     "sandbox setup failed at user namespace: write \"" + path + "\"");
-  }
-  return Ok();
-}
-
 Error ReportToError(const ChildReport& r, const ExecSpec& spec) {
   std::string why = std::strerror(r.err);
   if (r.step == ChildStep::kExec) {
@@ -175,62 +152,30 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   command.parent_pid = 1;
   JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
   JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
-  JITSEC_ASSIGN_OR_RETURN(Pipe release, MakePipe("release"));
-  JITSEC_ASSIGN_OR_RETURN(Pipe ready, MakePipe("ready"));
   std::vector<int> scratch(sb.source_count + 1, -1);
+
+  child::InitArgs args;
+  args.sandbox = &sb;
+  args.command = &command;
+  args.report_fd = report.write.get();
+  args.scratch = scratch.data();
+  // The command sees its own ids, not root: the init writes "U U 1" and "G G 1" itself.
+  args.uid_map = child::FormatIdMapLine(::geteuid());
+  args.gid_map = child::FormatIdMapLine(::getegid());
 
   uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   if (sb.plan.network == policy::Network::kNone) flags |= CLONE_NEWNET;
-  const uid_t uid = ::getuid();
-  const gid_t gid = ::getgid();
   int pidfd_raw = -1;
   pid_t pid = CloneWithPidfd(flags, &pidfd_raw);
   if (pid < 0) {
     return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: clone");
   }
   if (pid == 0) {
-    child::InitArgs args;
-    args.sandbox = &sb;
-    args.command = &command;
-    args.report_fd = report.write.get();
-    args.release_fd = release.read.get();
-    args.ready_fd = ready.write.get();
-    args.scratch = scratch.data();
-    ::close(release.write.get());
-    ::close(report.read.get());
-    ::close(ready.read.get());
+    ::close(report.read.get());  // jitsec's alone: the init sees jitsec's death as no reader
     child::RunInit(args);
   }
   UniqueFd pidfd(pidfd_raw);
   report.write.reset();
-  release.read.reset();
-  ready.write.reset();
-
-  // The init makes itself dumpable for the maps to be openable by an unprivileged parent
-  // (child_apply.cc, RunInit) and says so with one byte; EOF means it died.
-  char ready_byte = 0;
-  ssize_t got;
-  do {
-    got = ::read(ready.read.get(), &ready_byte, 1);
-  } while (got < 0 && errno == EINTR);
-  if (got != 1) {
-    KillAndReap(pid, pidfd.get());
-    return Fail(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: the init exited before the uid map");
-  }
-  // The command sees its own ids, not root: "U U 1" (setgroups must be denied first).
-  Status maps = WriteProcFile(pid, "setgroups", "deny");
-  if (maps) maps = WriteProcFile(pid, "uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1");
-  if (maps) maps = WriteProcFile(pid, "gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
-  if (!maps) {
-    KillAndReap(pid, pidfd.get());
-    return Fail(std::move(maps).error());
-  }
-  if (::write(release.write.get(), "x", 1) != 1) {
-    Error e = Error::FromErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: release");
-    KillAndReap(pid, pidfd.get());
-    return Fail(std::move(e));
-  }
-  release.write.reset();
   return Finish(pid, std::move(pidfd), std::move(report.read), spec);
 }
 
