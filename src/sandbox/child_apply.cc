@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -22,13 +23,24 @@
 #include <climits>
 #include <cstring>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define JITSEC_CHILD_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define JITSEC_CHILD_ASAN 1
+#endif
+#endif
+#ifdef JITSEC_CHILD_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace jitsec::sandbox::child {
 
 using ::jitsec::child::ApplyFdTable;
 using ::jitsec::child::ApplyProcessSetup;
 using ::jitsec::child::Exec;
 using ::jitsec::child::ReportAndExit;
-using ::jitsec::child::ResetSignals;
 
 namespace {
 
@@ -616,6 +628,51 @@ bool MapOwnIds(const InitArgs& a) noexcept {
   return ok;
 }
 
+struct CommandArgs {
+  const PreparedSandbox::Impl* sandbox;
+  const ExecSpec* spec;
+  int report_fd;
+};
+
+int CommandMain(void* p) {
+  const auto* c = static_cast<const CommandArgs*>(p);
+  RunCommand(*c->sandbox, *c->spec, c->report_fd);
+}
+
+struct PlainArgs {
+  const ExecSpec* spec;
+  int report_fd;
+};
+
+int PlainMain(void* p) {
+  const auto* c = static_cast<const PlainArgs*>(p);
+  RunPlain(*c->spec, c->report_fd);
+}
+
+// The first frame of a CloneVfork child. Under AddressSanitizer the thread (shared with the
+// parent) is told that it now runs on the child stack, or every call of a noreturn function
+// (exec, _exit) would print a warning about an unknown stack on the command's stderr; the
+// parent's stack bounds come back here for the parent to switch back (the only thing the child
+// writes for the parent to read).
+struct VforkStart {
+  int (*fn)(void*);
+  void* arg;
+#ifdef JITSEC_CHILD_ASAN
+  bool switched = false;
+  const void* stack_bottom = nullptr;
+  size_t stack_size = 0;
+#endif
+};
+
+int VforkTrampoline(void* p) {
+  auto* start = static_cast<VforkStart*>(p);
+#ifdef JITSEC_CHILD_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &start->stack_bottom, &start->stack_size);
+  start->switched = true;
+#endif
+  return start->fn(start->arg);
+}
+
 }  // namespace
 
 IdMapLine FormatIdMapLine(unsigned id) noexcept {
@@ -632,6 +689,101 @@ IdMapLine FormatIdMapLine(unsigned id) noexcept {
   }
   line.text[line.size++] = '1';
   return line;
+}
+
+ChildStack::ChildStack(ChildStack&& other) noexcept : base_(other.base_) { other.base_ = nullptr; }
+
+ChildStack& ChildStack::operator=(ChildStack&& other) noexcept {
+  if (this != &other) {
+    reset();
+    base_ = other.base_;
+    other.base_ = nullptr;
+  }
+  return *this;
+}
+
+namespace {
+size_t PageSize() noexcept {
+  long p = ::sysconf(_SC_PAGESIZE);
+  return p > 0 ? size_t(p) : 4096;
+}
+}  // namespace
+
+bool ChildStack::Allocate() noexcept {
+  reset();
+  const size_t guard = PageSize();
+  void* p = ::mmap(nullptr, guard + kSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return false;
+  if (::mprotect(p, guard, PROT_NONE) != 0) {
+    int saved = errno;
+    ::munmap(p, guard + kSize);
+    errno = saved;
+    return false;
+  }
+  base_ = p;
+  return true;
+}
+
+void ChildStack::reset() noexcept {
+  if (base_ == nullptr) return;
+  int saved = errno;
+#ifdef JITSEC_CHILD_ASAN
+  // A child's frames left their redzones poisoned; the next mapping here starts clean.
+  __asan_unpoison_memory_region(static_cast<char*>(base_) + PageSize(), kSize);
+#endif
+  ::munmap(base_, PageSize() + kSize);
+  errno = saved;
+  base_ = nullptr;
+}
+
+void* ChildStack::top() const {
+  return base_ == nullptr ? nullptr : static_cast<char*>(base_) + PageSize() + kSize;
+}
+
+pid_t CloneVfork(int (*fn)(void*), void* arg, void* stack_top, int extra_flags,
+                 int* pidfd) noexcept {
+  if (stack_top == nullptr || (extra_flags & CLONE_SIGHAND) != 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  VforkStart start{fn, arg};
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  if (::sigprocmask(SIG_SETMASK, &all, &old) != 0) return -1;
+#ifdef JITSEC_CHILD_ASAN
+  void* fake_stack = nullptr;
+  __sanitizer_start_switch_fiber(&fake_stack, static_cast<char*>(stack_top) - ChildStack::kSize,
+                                 ChildStack::kSize);
+#endif
+  pid_t pid = ::clone(VforkTrampoline, stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD | extra_flags,
+                      &start, pidfd);
+  int saved = errno;
+#ifdef JITSEC_CHILD_ASAN
+  if (!start.switched) {  // no child got as far as its first line: end the switch begun above
+    __sanitizer_finish_switch_fiber(nullptr, &start.stack_bottom, &start.stack_size);
+  }
+  void* unused = nullptr;  // back to this stack, as the child left the thread on its own
+  __sanitizer_start_switch_fiber(&unused, start.stack_bottom, start.stack_size);
+  __sanitizer_finish_switch_fiber(fake_stack, nullptr, nullptr);
+#endif
+  (void)::sigprocmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return pid;
+}
+
+bool ResetSignalsForExec() noexcept {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  for (int s = 1; s < NSIG; ++s) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    (void)::sigaction(s, &sa, nullptr);  // EINVAL for the RT signals glibc reserves
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  return ::sigprocmask(SIG_SETMASK, &none, nullptr) == 0;
 }
 
 bool DropCapabilities(int cap_last) noexcept {
@@ -655,7 +807,7 @@ bool DropCapabilities(int cap_last) noexcept {
 
 void RunCommand(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int report_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
-  if (!ResetSignals()) Fail(report_fd, ChildStep::kSignals);
+  if (!ResetSignalsForExec()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(report_fd, ChildStep::kNoNewPrivs);
   if (!DropCapabilities(sb.cap_last)) Fail(report_fd, ChildStep::kCapabilities);
@@ -688,20 +840,36 @@ void RunInit(const InitArgs& a) noexcept {
   for (int s : kForwarded) sigaddset(&set, s);
   if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) Fail(a.report_fd, ChildStep::kSignals);
 
-  long pid = ::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  // The command shares the init's memory until it execs (CloneVfork): it only reads `command`
+  // and sb, and writes nothing but its own stack, errno and the command's fd scratch, which the
+  // init never reads. The init resumes once the command has exec'd or exited.
+  CommandArgs command{&sb, a.command, a.report_fd};
+  pid_t pid = CloneVfork(CommandMain, &command, a.command_stack_top, 0, nullptr);
   if (pid < 0) Fail(a.report_fd, ChildStep::kFork);
-  if (pid == 0) RunCommand(sb, *a.command, a.report_fd);
   // The init keeps nothing of jitsec's: the report pipe's EOF then means the command exec'd,
   // and the output pipes close when the command's side does.
   (void)::syscall(SYS_close_range, 0U, ~0U, 0U);
-  Supervise(pid_t(pid), set);
+  Supervise(pid, set);
 }
 
 void RunPlain(const ExecSpec& spec, int report_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
-  if (!ResetSignals()) Fail(report_fd, ChildStep::kSignals);
+  if (!ResetSignalsForExec()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   Exec(spec, report_fd);
+}
+
+pid_t SpawnPlain(const ExecSpec& spec, int report_fd, int* pidfd) noexcept {
+  ChildStack stack;
+  if (!stack.Allocate()) return -1;
+  PlainArgs args{&spec, report_fd};
+  *pidfd = -1;
+  pid_t pid = CloneVfork(PlainMain, &args, stack.top(), CLONE_PIDFD, pidfd);
+  if (pid < 0 && errno == EINVAL) {  // a kernel that refuses CLONE_PIDFD (before 5.2)
+    *pidfd = -1;
+    pid = CloneVfork(PlainMain, &args, stack.top(), 0, nullptr);
+  }
+  return pid;  // the stack is unmapped here: the child has exec'd or exited
 }
 
 }  // namespace jitsec::sandbox::child

@@ -1,5 +1,5 @@
 // Child side of the sandbox: the namespace init (pid 1 of the new PID namespace, same binary,
-// no exec) and the command it forks. Everything here runs between clone and exec: it only reads
+// no exec) and the command it starts. Everything here runs between clone and exec: it only reads
 // what Prepare computed, never allocates, never logs, and reports failures as a ChildReport on
 // the report pipe. Async-signal-safe throughout.
 #pragma once
@@ -21,11 +21,56 @@ struct IdMapLine {
 // "id id 1". Async-signal-safe (digits by hand, no allocation).
 IdMapLine FormatIdMapLine(unsigned id) noexcept;
 
+// The stack of a child that runs in its parent's memory until it execs (clone with CLONE_VM |
+// CLONE_VFORK, the technique of glibc's posix_spawn): kSize bytes above a PROT_NONE guard page.
+// Allocated by jitsec before the clone of the namespace init, which inherits the mapping, so
+// that nothing is allocated in a child. Move-only; unmaps on destruction (the init's inherited
+// copy stays mapped until the init exits).
+class ChildStack {
+ public:
+  static constexpr size_t kSize = 256 * 1024;
+
+  ChildStack() = default;
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  ChildStack(ChildStack&& other) noexcept;
+  ChildStack& operator=(ChildStack&& other) noexcept;
+  ~ChildStack() { reset(); }
+
+  // mmap + guard page. False with errno set.
+  [[nodiscard]] bool Allocate() noexcept;
+  void reset() noexcept;
+  explicit operator bool() const { return base_ != nullptr; }
+  void* base() const { return base_; }  // the guard page
+  void* top() const;                     // where the (downward-growing) stack starts
+
+ private:
+  void* base_ = nullptr;
+};
+
+// Runs fn(arg) in a child created with clone(CLONE_VM | CLONE_VFORK | SIGCHLD | extra_flags) on
+// the stack whose top is stack_top, and returns in the caller once the child has exec'd or
+// exited: no copy of the caller's page tables (the cost of fork grows with jitsec's ~9 MB
+// binary and heap). Every signal is blocked around the clone, so that no handler inherited from
+// jitsec runs in the child on the shared memory; the child must restore dispositions before it
+// unblocks (ResetSignalsForExec). fn must be async-signal-safe and write nothing the caller
+// reads afterwards (errno aside): the caller's memory is the child's. CLONE_SIGHAND must not be
+// in extra_flags (the child resets its own dispositions). With CLONE_PIDFD the pidfd is stored
+// in *pidfd. Returns the child's pid, or -1 with errno set.
+pid_t CloneVfork(int (*fn)(void*), void* arg, void* stack_top, int extra_flags,
+                 int* pidfd) noexcept;
+
+// Every disposition back to SIG_DFL, then every signal unblocked, in that order: a child of
+// CloneVfork starts with all signals blocked and must not run one of jitsec's handlers (on the
+// parent's memory) in between. Returns false with errno set.
+bool ResetSignalsForExec() noexcept;
+
 struct InitArgs {
   const PreparedSandbox::Impl* sandbox = nullptr;
   const ExecSpec* command = nullptr;  // parent_pid already set to 1 (the init)
   int report_fd = -1;                 // write end, above every fd target of the command
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
+  void* command_stack_top = nullptr;  // a ChildStack mapped by the parent before the clone
   IdMapLine uid_map;                  // jitsec's euid, mapped to itself
   IdMapLine gid_map;                  // jitsec's egid, mapped to itself
 };
@@ -39,7 +84,8 @@ struct InitArgs {
 //     /tmp is hidden by it), /dev, /proc, pivot_root, detach the old root; Landlock rules for the
 //     fresh /tmp, /dev and /proc;
 //  4. hostname "jitsec"; loopback up when the network namespace is private;
-//  5. block the forwarded signals and SIGCHLD, fork the command (RunCommand), close every
+//  5. block the forwarded signals and SIGCHLD, start the command (RunCommand) with CloneVfork on
+//     the command stack (the init is suspended until the command execs or fails), close every
 //     descriptor, then loop on sigwaitinfo: forward INT/TERM/HUP/QUIT/WINCH/USR1/USR2 to the
 //     command, reap on SIGCHLD; when the command exits, SIGKILL every process left in the
 //     namespace, reap them, and exit with the command's status (128+N for a signal).
@@ -56,5 +102,11 @@ bool DropCapabilities(int cap_last) noexcept;
 
 // Without a sandbox: fd table → signals → process setup → exec.
 [[noreturn]] void RunPlain(const ExecSpec& spec, int report_fd) noexcept;
+
+// Without a sandbox, for supervise::SpawnPlain and Launch: RunPlain(spec, report_fd) in a child
+// of CloneVfork (with CLONE_PIDFD; *pidfd stays -1 on a kernel that ignores the flag) on a
+// ChildStack allocated here and unmapped once the child has exec'd. Returns the pid, or -1 with
+// errno set. report_fd must be above every target of spec (ApplyFdTable would clobber it).
+pid_t SpawnPlain(const ExecSpec& spec, int report_fd, int* pidfd) noexcept;
 
 }  // namespace jitsec::sandbox::child

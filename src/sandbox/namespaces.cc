@@ -78,9 +78,9 @@ Result<Launched> LaunchPlain(const ExecSpec& spec) {
   JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
   JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
   int pidfd = -1;
-  pid_t pid = CloneWithPidfd(0, &pidfd);
+  pid_t pid = child::SpawnPlain(spec, report.write.get(), &pidfd);
   if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: clone");
-  if (pid == 0) child::RunPlain(spec, report.write.get());
+  if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
   report.write.reset();
   return Finish(pid, UniqueFd(pidfd), std::move(report.read), spec);
 }
@@ -153,12 +153,16 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
   JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
   std::vector<int> scratch(sb.source_count + 1, -1);
+  // The init starts the command on this stack (CloneVfork): mapped here, inherited by the init.
+  child::ChildStack stack;
+  if (!stack.Allocate()) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: mmap (stack)");
 
   child::InitArgs args;
   args.sandbox = &sb;
   args.command = &command;
   args.report_fd = report.write.get();
   args.scratch = scratch.data();
+  args.command_stack_top = stack.top();
   // The command sees its own ids, not root: the init writes "U U 1" and "G G 1" itself.
   args.uid_map = child::FormatIdMapLine(::geteuid());
   args.gid_map = child::FormatIdMapLine(::getegid());
@@ -176,6 +180,7 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   }
   UniqueFd pidfd(pidfd_raw);
   report.write.reset();
+  stack.reset();  // jitsec's copy; the init has its own
   return Finish(pid, std::move(pidfd), std::move(report.read), spec);
 }
 

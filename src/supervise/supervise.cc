@@ -13,6 +13,7 @@
 
 #include "base/fs.h"
 #include "base/log.h"
+#include "sandbox/child_apply.h"
 
 namespace jitsec::supervise {
 namespace {
@@ -112,20 +113,20 @@ Result<sandbox::Launched> SpawnPlain(const ExecSpec& spec) {
   if (::pipe2(report, O_CLOEXEC) != 0) return FailErrno(ErrorCode::kInternal, "pipe2");
   UniqueFd report_r(report[0]);
   UniqueFd report_w(report[1]);
-  pid_t pid = ::fork();
+  // Above every target, or installing the command's descriptor table would clobber it.
+  int raised = ::fcntl(report_w.get(), F_DUPFD_CLOEXEC, spec.max_target_fd() + 1);
+  if (raised < 0) return FailErrno(ErrorCode::kInternal, "fcntl F_DUPFD_CLOEXEC (report pipe)");
+  report_w.reset(raised);
+  // The child shares jitsec's memory until it execs (clone with CLONE_VM | CLONE_VFORK, no copy
+  // of jitsec's page tables); it is the async-signal-safe sandbox::child::RunPlain.
+  int pidfd = -1;
+  pid_t pid = sandbox::child::SpawnPlain(spec, report_w.get(), &pidfd);
   if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "fork");
-  if (pid == 0) {
-    // Child: async-signal-safe only.
-    if (!child::ApplyFdTable(spec)) child::ReportAndExit(report_w.get(), ChildStep::kFdTable, errno);
-    if (!child::ResetSignals()) child::ReportAndExit(report_w.get(), ChildStep::kSignals, errno);
-    ChildStep step = child::ApplyProcessSetup(spec);
-    if (step != ChildStep::kNone) child::ReportAndExit(report_w.get(), step, errno);
-    child::Exec(spec, report_w.get());
-  }
   report_w.reset();
   sandbox::Launched launched;
   launched.pid = pid;
-  launched.pidfd = UniqueFd(PidfdOpen(pid));
+  // CLONE_PIDFD gave the pidfd, unless the kernel ignored it (before 5.2).
+  launched.pidfd = UniqueFd(pidfd >= 0 ? pidfd : PidfdOpen(pid));
   ChildReport r = ReadChildReport(report_r.get());
   if (r.step != ChildStep::kNone) {
     int st = 0;
