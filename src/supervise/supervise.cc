@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -55,11 +56,12 @@ void FinishAndClose(Stream& s) {
 }
 
 // Reads what is available. Returns false at EOF or error (the stream is then closed and its
-// redactor flushed).
-bool Pump(Stream& s, char* buf, size_t size, bool drain) {
+// redactor flushed). *used: the most bytes of buf ever filled (what has to be wiped).
+bool Pump(Stream& s, char* buf, size_t size, size_t* used, bool drain) {
   for (;;) {
     ssize_t n = ::read(s.fd, buf, size);
     if (n > 0) {
+      *used = std::max(*used, size_t(n));
       if (!Relay(s, std::string_view(buf, size_t(n)))) {
         // The reader of our output went away (EPIPE): keep draining so the child is not blocked.
         s.redactor.reset();
@@ -180,6 +182,7 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
   };
 
   static char buf[65536];
+  size_t buf_used = 0;  // wiped at the end: the output may hold secrets (--no-mask)
   bool exited = false;
   while (!exited) {
     // Readiness order: output first (so nothing is lost), then signals, then the child's exit.
@@ -217,7 +220,7 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
     }
     for (int i = 0; i < 2; ++i) {
       if (idx_stream[i] >= 0 && (pfds[idx_stream[i]].revents & (POLLIN | POLLHUP | POLLERR))) {
-        Pump(streams[i], buf, sizeof buf, false);
+        Pump(streams[i], buf, sizeof buf, &buf_used, false);
       }
     }
     if (idx_in >= 0 && pfds[idx_in].revents != 0) {
@@ -297,15 +300,15 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
     if (s.open()) {
       if (options.sandboxed) {
         ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) & ~O_NONBLOCK);
-        while (Pump(s, buf, sizeof buf, true)) {
+        while (Pump(s, buf, sizeof buf, &buf_used, true)) {
         }
       } else {
-        Pump(s, buf, sizeof buf, true);
+        Pump(s, buf, sizeof buf, &buf_used, true);
         if (s.open()) FinishAndClose(s);
       }
     }
   }
-  explicit_bzero(buf, sizeof buf);
+  explicit_bzero(buf, buf_used);  // not all 64 KiB: untouched pages would be faulted in
 
   ExitStatus status;
   status.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
