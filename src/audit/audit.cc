@@ -335,40 +335,54 @@ Result<AuditLog> AuditLog::Open(const std::filesystem::path& log_path,
 }
 
 Status AuditLog::Append(nlohmann::json record) {
+  std::vector<nlohmann::json> one;
+  one.push_back(std::move(record));
+  return AppendAll(std::move(one));
+}
+
+Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
   if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
-  if (!record.is_object() || !record.contains("event") || !record["event"].is_string()) {
-    return Fail(ErrorCode::kInvalidArgument, "audit record must be an object with an \"event\"");
-  }
-  for (std::string_view k : kReserved) {
-    if (record.contains(k)) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  "audit record must not set \"" + std::string(k) + "\" (the log adds it)");
+  if (records.empty()) return Ok();
+  for (const auto& record : records) {
+    if (!record.is_object() || !record.contains("event") || !record["event"].is_string()) {
+      return Fail(ErrorCode::kInvalidArgument, "audit record must be an object with an \"event\"");
+    }
+    for (std::string_view k : kReserved) {
+      if (record.contains(k)) {
+        return Fail(ErrorCode::kInvalidArgument,
+                    "audit record must not set \"" + std::string(k) + "\" (the log adds it)");
+      }
     }
   }
   ScopedFlock lock(impl_->fd.get());
   JITSEC_TRY(lock.Lock(impl_->path));
   JITSEC_ASSIGN_OR_RETURN(Tail tail, ReadTail(impl_->fd.get(), impl_->path));
 
-  OrderedJson out;
-  out["v"] = 1;
-  out["seq"] = tail.seq + 1;
-  out["time"] = NowRfc3339();
-  for (auto& [k, v] : record.items()) out[k] = OrderedJson(v);  // converts nested values too
-  out["prev"] = tail.mac;
-  std::string body = Dump(out);
-  const std::string mac = ChainMac(impl_->key, tail.mac, body);
-  if (mac.empty()) return Fail(ErrorCode::kInternal, "cannot compute the audit record MAC");
-  body.pop_back();  // the closing '}'
-  std::string line = std::move(body);
-  line.append(kMacKey).append(mac).append("\"}\n");
+  const std::string time = NowRfc3339();
+  std::string lines;
+  std::string mac;
+  for (auto& record : records) {
+    OrderedJson out;
+    out["v"] = 1;
+    out["seq"] = ++tail.seq;
+    out["time"] = time;
+    for (auto& [k, v] : record.items()) out[k] = OrderedJson(v);  // converts nested values too
+    out["prev"] = tail.mac;
+    std::string body = Dump(out);
+    mac = ChainMac(impl_->key, tail.mac, body);
+    if (mac.empty()) return Fail(ErrorCode::kInternal, "cannot compute the audit record MAC");
+    body.pop_back();  // the closing '}'
+    lines.append(body).append(kMacKey).append(mac).append("\"}\n");
+    tail.mac = mac;
+  }
 
-  // One write(2) on the O_APPEND descriptor: the record lands whole and contiguous.
+  // One write(2) on the O_APPEND descriptor: the records land whole and contiguous.
   ssize_t n;
   do {
-    n = ::write(impl_->fd.get(), line.data(), line.size());
+    n = ::write(impl_->fd.get(), lines.data(), lines.size());
   } while (n < 0 && errno == EINTR);
   if (n < 0) return FailErrno(ErrorCode::kIo, "cannot append to audit log " + Quote(impl_->path));
-  if (size_t(n) != line.size()) {
+  if (size_t(n) != lines.size()) {
     return Fail(ErrorCode::kIo, "short write to audit log " + Quote(impl_->path) +
                                     " (disk full?); the last record is incomplete");
   }
@@ -376,7 +390,7 @@ Status AuditLog::Append(nlohmann::json record) {
   impl_->head_stale = true;
   if (!impl_->head) {
     JITSEC_ASSIGN_OR_RETURN(impl_->head, OpenHead(impl_->path, /*create=*/true));
-    JITSEC_TRY(WriteHead(impl_->head.get(), impl_->path, impl_->key, tail.seq + 1, mac));
+    JITSEC_TRY(WriteHead(impl_->head.get(), impl_->path, impl_->key, tail.seq, mac));
     impl_->head_stale = false;
   }
   return Ok();

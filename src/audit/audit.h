@@ -38,6 +38,9 @@ class AuditLog {
   // set "v", "seq", "time", "prev" or "mac" (kInvalidArgument). Fails with kCorrupt (appending
   // nothing) when the log ends with an incomplete or unreadable record.
   [[nodiscard]] Status Append(nlohmann::json record);
+  // Several records at once (one lock, one tail read, one write): chained in order, with the
+  // same time; nothing is written if any of them is invalid.
+  [[nodiscard]] Status AppendAll(std::vector<nlohmann::json> records);
   // fdatasync of the log, then the head file is pointed at the log's last record (also done
   // when the log is closed); the directory is synced only when this Open created the log.
   // Call at run end.

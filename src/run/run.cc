@@ -113,10 +113,20 @@ class AuditRecorder final : public LeaseObserver {
   AuditRecorder(audit::AuditLog* log, nlohmann::json base) : log_(log), base_(std::move(base)) {}
   void SetArgv(nlohmann::json argv) { base_["argv"] = std::move(argv); }
   Status Write(const std::string& event, nlohmann::json extra = nlohmann::json::object()) {
+    Queue(event, std::move(extra));
+    return Flush();
+  }
+  // Records that happen at the same moment are queued and appended together by Flush (one lock
+  // and one write for the lot).
+  void Queue(const std::string& event, nlohmann::json extra = nlohmann::json::object()) {
     nlohmann::json rec = base_;
     rec["event"] = event;
     for (auto& [k, v] : extra.items()) rec[k] = v;
-    auto st = log_->Append(std::move(rec));
+    queued_.push_back(std::move(rec));
+  }
+  Status Flush() {
+    auto st = log_->AppendAll(std::move(queued_));
+    queued_.clear();
     if (!st) log::Error("audit: {}", st.error().message());
     return st;
   }
@@ -141,9 +151,9 @@ class AuditRecorder final : public LeaseObserver {
     if (!r.ok) c["error"] = r.error;
     (void)Write("revoke", {{"credential", c}});
   }
-  // Issue records are written once argv can be masked with the issued values.
-  void FlushIssued() {
-    for (auto& c : pending_issue_) (void)Write("issue", {{"credential", c}});
+  // Issue records are queued once argv can be masked with the issued values.
+  void QueueIssued() {
+    for (auto& c : pending_issue_) Queue("issue", {{"credential", c}});
     pending_issue_.clear();
   }
 
@@ -151,6 +161,7 @@ class AuditRecorder final : public LeaseObserver {
   audit::AuditLog* log_;
   nlohmann::json base_;
   std::vector<nlohmann::json> pending_issue_;
+  std::vector<nlohmann::json> queued_;
 };
 
 nlohmann::json MaskedArgv(const std::vector<std::string>& argv,
@@ -394,8 +405,9 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   std::shared_ptr<const mask::PatternSet> patterns;
   if (!secrets.empty()) patterns = mask::Compile(secrets);
   recorder.SetArgv(MaskedArgv(o.command, patterns));
-  (void)recorder.Write("decision", {{"result", "allowed"}, {"command", r.decision.command_path.string()}});
-  recorder.FlushIssued();
+  recorder.Queue("decision", {{"result", "allowed"}, {"command", r.decision.command_path.string()}});
+  recorder.QueueIssued();
+  (void)recorder.Flush();
 
   auto revoke_and = [&](Error e) -> Result<int> {
     (void)recorder.Write("error", {{"reason", e.message()}});
@@ -461,10 +473,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     if (!prepared) return revoke_and(std::move(prepared).error());
     spec.Finalize();
     launched = sandbox::Launch(*prepared, spec);
-    if (launched) {
-      nlohmann::json sb = plan->ToJson();
-      (void)recorder.Write("sandbox", {{"sandbox", sb}});
-    }
+    if (launched) recorder.Queue("sandbox", {{"sandbox", plan->ToJson()}});  // with "start"
   } else {
     spec.parent_pid = ::getpid();
     spec.Finalize();

@@ -148,6 +148,32 @@ TEST(AuditLogTest, AppendRefusesALastLineThatLooksLikeARecordOnlyAtItsStart) {
   EXPECT_EQ(st.error().code(), ErrorCode::kCorrupt);
 }
 
+TEST(AuditLogTest, AppendAllChainsSeveralRecordsInOneGoOrWritesNone) {
+  AuditFixture f;
+  f.AppendN(1);
+  {
+    AuditLog a = f.OpenOrDie();
+    ASSERT_TRUE(a.AppendAll({{{"event", "decision"}}, {{"event", "issue"}}, {{"event", "issue"}}}));
+    // One invalid record: nothing of the batch is written.
+    auto st = a.AppendAll({{{"event", "start"}}, {{"no_event", 1}}});
+    ASSERT_FALSE(st);
+    EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+  }
+  auto lines = f.Lines();
+  ASSERT_EQ(lines.size(), 4u);
+  for (size_t i = 1; i < lines.size(); ++i) {
+    json prev = json::parse(lines[i - 1]);
+    json rec = json::parse(lines[i]);
+    EXPECT_EQ(rec["seq"], i + 1);
+    EXPECT_EQ(rec["prev"], prev["mac"]);
+  }
+  EXPECT_EQ(json::parse(lines[1])["event"], "decision");
+  EXPECT_EQ(json::parse(lines[3])["time"], json::parse(lines[1])["time"]);
+  VerifyReport r = f.VerifyOrDie();
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 4u);
+}
+
 TEST(AuditLogTest, AppendRejectsRecordsWithoutEventOrWithReservedKeys) {
   AuditFixture f;
   AuditLog a = f.OpenOrDie();
