@@ -529,6 +529,9 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   }
   (void)journal.MaybeCompact();  // a rewrite (and its syncs) only once the file has grown
   (void)audit_log.Sync();
+  // A sandbox init reports the command's exit before its own teardown, which overlaps the
+  // revocation and audit above; it is reaped only now (nothing of the namespace is alive).
+  supervise::ReapLaunched(*launched);
   if (!status) return Fail(std::move(status).error());
   return status->ExitCode();
 }

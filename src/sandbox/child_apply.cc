@@ -547,7 +547,7 @@ bool LoopbackUp() noexcept {
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2};
 
-[[noreturn]] void Supervise(pid_t command, const sigset_t& set) noexcept {
+[[noreturn]] void Supervise(pid_t command, const sigset_t& set, int status_fd) noexcept {
   int status = 0;
   while (true) {
     siginfo_t info;
@@ -573,7 +573,14 @@ constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR
   (void)::kill(-1, SIGKILL);
   while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
   }
-  ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+  // Everything in the namespace is dead: jitsec may go on (audit, revoke) while this process
+  // and the namespaces are torn down.
+  const int32_t code = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  ssize_t w;
+  do {
+    w = ::write(status_fd, &code, sizeof code);
+  } while (w < 0 && errno == EINTR);
+  ::_exit(code);
 }
 
 // The report pipe's read end is jitsec's alone (the init closed its copy before RunInit). A
@@ -846,10 +853,11 @@ void RunInit(const InitArgs& a) noexcept {
   CommandArgs command{&sb, a.command, a.report_fd};
   pid_t pid = CloneVfork(CommandMain, &command, a.command_stack_top, 0, nullptr);
   if (pid < 0) Fail(a.report_fd, ChildStep::kFork);
-  // The init keeps nothing of jitsec's: the report pipe's EOF then means the command exec'd,
-  // and the output pipes close when the command's side does.
-  (void)::syscall(SYS_close_range, 0U, ~0U, 0U);
-  Supervise(pid, set);
+  // The init keeps nothing of jitsec's but the status pipe: the report pipe's EOF then means
+  // the command exec'd, and the output pipes close when the command's side does.
+  if (a.status_fd > 0) (void)::syscall(SYS_close_range, 0U, unsigned(a.status_fd) - 1, 0U);
+  (void)::syscall(SYS_close_range, unsigned(a.status_fd) + 1, ~0U, 0U);
+  Supervise(pid, set, a.status_fd);
 }
 
 void RunPlain(const ExecSpec& spec, int report_fd) noexcept {

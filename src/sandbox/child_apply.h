@@ -69,6 +69,7 @@ struct InitArgs {
   const PreparedSandbox::Impl* sandbox = nullptr;
   const ExecSpec* command = nullptr;  // parent_pid already set to 1 (the init)
   int report_fd = -1;                 // write end, above every fd target of the command
+  int status_fd = -1;                 // write end: the command's exit code, before the init exits
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
   void* command_stack_top = nullptr;  // a ChildStack mapped by the parent before the clone
   IdMapLine uid_map;                  // jitsec's euid, mapped to itself

@@ -58,9 +58,10 @@ Error ReportToError(const ChildReport& r, const ExecSpec& spec) {
 }
 
 // After the report pipe's write ends are all gone: EOF means exec, a record means failure.
-Result<Launched> Finish(pid_t pid, UniqueFd pidfd, UniqueFd report_read, const ExecSpec& spec) {
+Result<Launched> Finish(pid_t pid, UniqueFd pidfd, UniqueFd report_read, const ExecSpec& spec,
+                        UniqueFd status = UniqueFd()) {
   ChildReport r = ReadChildReport(report_read.get());
-  if (r.step == ChildStep::kNone) return Launched{pid, std::move(pidfd)};
+  if (r.step == ChildStep::kNone) return Launched{pid, std::move(pidfd), std::move(status)};
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
   return Fail(ReportToError(r, spec));
@@ -152,6 +153,7 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   command.parent_pid = 1;
   JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
   JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
+  JITSEC_ASSIGN_OR_RETURN(Pipe status, MakePipe("status"));
   std::vector<int> scratch(sb.source_count + 1, -1);
   // The init starts the command on this stack (CloneVfork): mapped here, inherited by the init.
   child::ChildStack stack;
@@ -161,6 +163,7 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   args.sandbox = &sb;
   args.command = &command;
   args.report_fd = report.write.get();
+  args.status_fd = status.write.get();
   args.scratch = scratch.data();
   args.command_stack_top = stack.top();
   // The command sees its own ids, not root: the init writes "U U 1" and "G G 1" itself.
@@ -176,12 +179,14 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   }
   if (pid == 0) {
     ::close(report.read.get());  // jitsec's alone: the init sees jitsec's death as no reader
+    ::close(status.read.get());
     child::RunInit(args);
   }
   UniqueFd pidfd(pidfd_raw);
   report.write.reset();
+  status.write.reset();
   stack.reset();  // jitsec's copy; the init has its own
-  return Finish(pid, std::move(pidfd), std::move(report.read), spec);
+  return Finish(pid, std::move(pidfd), std::move(report.read), spec, std::move(status.read));
 }
 
 }  // namespace jitsec::sandbox

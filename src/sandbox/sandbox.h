@@ -122,6 +122,10 @@ class PreparedSandbox {
 struct Launched {
   pid_t pid = -1;   // the namespace init (or the command itself when not sandboxed)
   UniqueFd pidfd;
+  // Sandbox only: the init writes the command's exit code (int32, 128+N for a signal) here once
+  // every process of the namespace is dead, then exits; its own exit (the namespaces and a copy
+  // of jitsec's address space to tear down) need not delay jitsec. EOF: the init died first.
+  UniqueFd status;
 };
 
 // Clones the namespace init (user, mount, PID, net, IPC, UTS) with CLONE_PIDFD, writes the

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 
@@ -184,9 +185,10 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
   static char buf[65536];
   size_t buf_used = 0;  // wiped at the end: the output may hold secrets (--no-mask)
   bool exited = false;
+  std::optional<int32_t> reported;  // the exit code the sandbox init sent on its status pipe
   while (!exited) {
     // Readiness order: output first (so nothing is lost), then signals, then the child's exit.
-    struct pollfd pfds[5];
+    struct pollfd pfds[6];
     nfds_t n = 0;
     int idx_stream[2] = {-1, -1};
     for (int i = 0; i < 2; ++i) {
@@ -205,6 +207,11 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
     pfds[n++] = {signal_fd, POLLIN, 0};
     int idx_pid = int(n);
     pfds[n++] = {child.pidfd.get(), POLLIN, 0};
+    int idx_status = -1;
+    if (child.status) {
+      idx_status = int(n);
+      pfds[n++] = {child.status.get(), POLLIN, 0};
+    }
 
     int timeout_ms = -1;
     auto now = Clock::now();
@@ -280,14 +287,34 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
       deadline.reset();
     }
     if (pfds[idx_pid].revents & POLLIN) exited = true;
+    if (idx_status >= 0 && (pfds[idx_status].revents & (POLLIN | POLLHUP))) {
+      // The sandbox init's report of the command's exit, sent before the init's own teardown:
+      // the init itself is reaped later (ReapLaunched). EOF: it died without one; wait for it.
+      int32_t code = 0;
+      ssize_t got;
+      do {
+        got = ::read(child.status.get(), &code, sizeof code);
+      } while (got < 0 && errno == EINTR);
+      if (got == ssize_t(sizeof code)) {
+        reported = code;
+        exited = true;
+      }
+      child.status.reset();
+    }
   }
 
   siginfo_t info{};
-  while (::waitid(P_PIDFD, id_t(child.pidfd.get()), &info, WEXITED) != 0) {
-    if (errno != EINTR) {
-      close_streams();
-      return FailErrno(ErrorCode::kInternal, "waitid");
+  if (reported) {
+    info.si_code = CLD_EXITED;
+    info.si_status = *reported;
+  } else {
+    while (::waitid(P_PIDFD, id_t(child.pidfd.get()), &info, WEXITED) != 0) {
+      if (errno != EINTR) {
+        close_streams();
+        return FailErrno(ErrorCode::kInternal, "waitid");
+      }
     }
+    child.pidfd.reset();  // reaped
   }
   if (!options.sandboxed) {
     // Anything the command left in its process group dies with it (it may hold secrets).
@@ -327,6 +354,14 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
     status.signal = info.si_status;
   }
   return status;
+}
+
+void ReapLaunched(sandbox::Launched& child) {
+  if (!child.pidfd) return;
+  siginfo_t info{};
+  while (::waitid(P_PIDFD, id_t(child.pidfd.get()), &info, WEXITED) != 0 && errno == EINTR) {
+  }
+  child.pidfd.reset();
 }
 
 }  // namespace jitsec::supervise

@@ -65,5 +65,8 @@ struct Options {
 
 // Runs the loop until the command has exited and its output is relayed.
 [[nodiscard]] Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& options);
+// Waits for the launched process if Supervise has not reaped it (a sandbox init that reported
+// the command's exit code first and may still be tearing down its namespaces). Idempotent.
+void ReapLaunched(sandbox::Launched& child);
 
 }  // namespace jitsec::supervise
