@@ -33,7 +33,21 @@ std::string VmFlagsOf(const void* p) {
   return {};
 }
 
+// AddressSanitizer intercepts mlock and ignores it ("AddressSanitizer ignores mlock").
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kMlockWorks = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kMlockWorks = false;
+#else
+constexpr bool kMlockWorks = true;
+#endif
+#else
+constexpr bool kMlockWorks = true;
+#endif
+
 bool MayLock(size_t bytes) {
+  if (!kMlockWorks) return false;
   struct rlimit rl {};
   return ::getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= 4 * bytes);
 }
