@@ -20,15 +20,17 @@
 namespace jitsec::sandbox {
 
 // Design (implemented in namespaces.cc, child_apply.cc, mount_plan.cc):
-//  - Launch: report pipe (O_CLOEXEC, raised above every fd target) and release pipe; clone3
-//    with CLONE_PIDFD and CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS (+NEWNET unless network
-//    host), clone() when clone3 is ENOSYS. The parent writes setgroups "deny", uid_map "U U 1"
-//    and gid_map "G G 1" (the caller's real ids), sends the release byte, then reads the report
-//    pipe: EOF = the command exec'd.
-//  - The init (pid 1, no exec): PDEATHSIG(SIGKILL), waits for the release (EOF = the parent
-//    died first), builds the root, sets hostname and loopback, forks the command, closes every
-//    descriptor, forwards INT/TERM/HUP/QUIT/WINCH/USR1/USR2, reaps, and when the command exits
-//    kills the rest of the namespace and exits with its status (128+N for a signal).
+//  - Launch: report pipe (O_CLOEXEC, raised above every fd target) and status pipe, a stack
+//    for the command (mapped here, inherited by the init); clone3 with CLONE_PIDFD and
+//    CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS (+NEWNET unless network host), clone() when clone3
+//    is ENOSYS; then reads the report pipe: EOF = the command exec'd.
+//  - The init (pid 1, no exec): PDEATHSIG(SIGKILL) (exits if jitsec is already gone), setsid,
+//    writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids; dumpable
+//    only while it opens them), builds the root, sets hostname and loopback, starts the command
+//    with clone(CLONE_VM|CLONE_VFORK) on the premapped stack, closes every descriptor but the
+//    status pipe, forwards INT/TERM/HUP/QUIT/WINCH/USR1/USR2, reaps, and when the command exits
+//    kills the rest of the namespace, writes the command's exit code on the status pipe (128+N
+//    for a signal) and exits with it; jitsec reaps the init last.
 //  - Mounts, by descriptor: every source is opened with openat2(RESOLVE_NO_SYMLINKS) and cloned
 //    with open_tree(OPEN_TREE_CLONE|AT_RECURSIVE) before anything is mounted; read trees get
 //    mount_setattr(RDONLY, recursive); targets are opened below the new root with
@@ -128,11 +130,12 @@ struct Launched {
   UniqueFd status;
 };
 
-// Clones the namespace init (user, mount, PID, net, IPC, UTS) with CLONE_PIDFD, writes the
-// uid/gid maps, and waits on the report pipe until the command has exec'd. The init sets up
-// mounts, forks the command (which applies no_new_privs, Landlock and seccomp, then execs
-// spec), forwards signals it receives to the command, reaps, kills everything left when the
-// command exits, and exits with the command's status (128+N for a signal).
+// Clones the namespace init (user, mount, PID, net, IPC, UTS) with CLONE_PIDFD and waits on the
+// report pipe until the command has exec'd. The init maps its own uid/gid, sets up mounts,
+// starts the command (which applies no_new_privs, Landlock and seccomp, then execs spec),
+// forwards signals it receives to the command, reaps, kills everything left when the command
+// exits, reports the command's status on Launched::status and exits with it (128+N for a
+// signal).
 // Errors: kCommandNotFound / kCommandNotExecutable for exec failures, kChildSetup naming the
 // step and errno for everything else.
 [[nodiscard]] Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec);
