@@ -67,9 +67,8 @@ void ReportAndExit(int report_fd, ChildStep step, int err) noexcept {
 }
 
 bool ResetSignals() noexcept {
-  sigset_t all;
-  sigemptyset(&all);
-  if (::sigprocmask(SIG_SETMASK, &all, nullptr) != 0) return false;
+  // Dispositions first, then the mask: a child that shares its parent's memory (CLONE_VM) starts
+  // with every signal blocked and must never run one of the parent's handlers.
   struct sigaction sa {};
   sa.sa_handler = SIG_DFL;
   sigemptyset(&sa.sa_mask);
@@ -77,7 +76,9 @@ bool ResetSignals() noexcept {
     if (s == SIGKILL || s == SIGSTOP) continue;
     (void)::sigaction(s, &sa, nullptr);  // EINVAL for the RT signals glibc reserves
   }
-  return true;
+  sigset_t none;
+  sigemptyset(&none);
+  return ::sigprocmask(SIG_SETMASK, &none, nullptr) == 0;
 }
 
 bool ApplyFdTable(const ExecSpec& spec) noexcept {

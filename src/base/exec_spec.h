@@ -76,7 +76,8 @@ namespace child {
 // Writes the report and _exits (126 for exec failures, 127 for ENOENT on exec, else 125).
 [[noreturn]] void ReportAndExit(int report_fd, ChildStep step, int err) noexcept;
 
-// Unblocks all signals and restores default dispositions.
+// Restores every default disposition, then unblocks every signal (in that order). False with
+// errno set.
 bool ResetSignals() noexcept;
 
 // Installs spec.fds as the descriptor table; every other descriptor is marked CLOEXEC (so

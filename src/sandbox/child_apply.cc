@@ -780,19 +780,6 @@ pid_t CloneVfork(int (*fn)(void*), void* arg, void* stack_top, int extra_flags,
   return pid;
 }
 
-bool ResetSignalsForExec() noexcept {
-  struct sigaction sa {};
-  sa.sa_handler = SIG_DFL;
-  sigemptyset(&sa.sa_mask);
-  for (int s = 1; s < NSIG; ++s) {
-    if (s == SIGKILL || s == SIGSTOP) continue;
-    (void)::sigaction(s, &sa, nullptr);  // EINVAL for the RT signals glibc reserves
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  return ::sigprocmask(SIG_SETMASK, &none, nullptr) == 0;
-}
-
 bool DropCapabilities(int cap_last) noexcept {
   // Locked securebits: uid 0 inside (jitsec run as root) gains nothing from exec or setuid.
   if (::prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
@@ -814,7 +801,7 @@ bool DropCapabilities(int cap_last) noexcept {
 
 void RunCommand(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int report_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
-  if (!ResetSignalsForExec()) Fail(report_fd, ChildStep::kSignals);
+  if (!::jitsec::child::ResetSignals()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(report_fd, ChildStep::kNoNewPrivs);
   if (!DropCapabilities(sb.cap_last)) Fail(report_fd, ChildStep::kCapabilities);
@@ -862,7 +849,7 @@ void RunInit(const InitArgs& a) noexcept {
 
 void RunPlain(const ExecSpec& spec, int report_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
-  if (!ResetSignalsForExec()) Fail(report_fd, ChildStep::kSignals);
+  if (!::jitsec::child::ResetSignals()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   Exec(spec, report_fd);
 }

@@ -53,17 +53,12 @@ class ChildStack {
 // exited: no copy of the caller's page tables (the cost of fork grows with jitsec's ~9 MB
 // binary and heap). Every signal is blocked around the clone, so that no handler inherited from
 // jitsec runs in the child on the shared memory; the child must restore dispositions before it
-// unblocks (ResetSignalsForExec). fn must be async-signal-safe and write nothing the caller
-// reads afterwards (errno aside): the caller's memory is the child's. CLONE_SIGHAND must not be
+// unblocks (child::ResetSignals in base/exec_spec.h does). fn must be async-signal-safe and
+// write nothing the caller reads afterwards (errno aside): the caller's memory is the child's. CLONE_SIGHAND must not be
 // in extra_flags (the child resets its own dispositions). With CLONE_PIDFD the pidfd is stored
 // in *pidfd. Returns the child's pid, or -1 with errno set.
 pid_t CloneVfork(int (*fn)(void*), void* arg, void* stack_top, int extra_flags,
                  int* pidfd) noexcept;
-
-// Every disposition back to SIG_DFL, then every signal unblocked, in that order: a child of
-// CloneVfork starts with all signals blocked and must not run one of jitsec's handlers (on the
-// parent's memory) in between. Returns false with errno set.
-bool ResetSignalsForExec() noexcept;
 
 struct InitArgs {
   const PreparedSandbox::Impl* sandbox = nullptr;
