@@ -2,7 +2,8 @@
 # Start-up benchmark (performance.md): in ONE interleaved loop, N runs each, bare /bin/true,
 # unshare with all namespaces, bwrap with the typical agent configuration, and `jitsec run` of a
 # task with the full default sandbox and one store credential delivered as a file (a sealed memfd),
-# from a git workspace. Prints medians and ratios and writes them, with the date, the machine, the
+# from a git workspace; and, as diagnostics, jitsec's process start-up, the same run without the
+# sandbox, and check/explain/tasks (performance.md: within 3x bare). Prints medians and ratios and writes them, with the date, the machine, the
 # load average and the exact commands, to bench/startup/RESULTS.md (latest run in full, earlier
 # runs as one history line each).
 #   bench/startup/run.sh            (N=200; BUILD_DIR defaults to build-bench-release)
@@ -73,13 +74,18 @@ jitsec_cmd=("$jitsec" --policy "$policy" run --task bench -- /bin/true)
 # Diagnostics: jitsec's process start-up alone, and a run without the sandbox.
 version_cmd=("$jitsec" --version)
 nosandbox_cmd=("$jitsec" --policy "$policy" run --task bench-nosandbox -- /bin/true)
+# performance.md: explain, check and tasks within 3x of bare.
+check_cmd=("$jitsec" --policy "$policy" check)
+explain_cmd=("$jitsec" --policy "$policy" explain --task bench -- /bin/true)
+tasks_cmd=("$jitsec" --policy "$policy" tasks)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # One line per command: median min max (ms).
 timings=$("$work/spawn_timer" "$N" /bin/true ::: "${unshare_cmd[@]}" ::: "${bwrap_cmd[@]}" \
-          ::: "${jitsec_cmd[@]}" ::: "${version_cmd[@]}" ::: "${nosandbox_cmd[@]}")
+          ::: "${jitsec_cmd[@]}" ::: "${version_cmd[@]}" ::: "${nosandbox_cmd[@]}" \
+          ::: "${check_cmd[@]}" ::: "${explain_cmd[@]}" ::: "${tasks_cmd[@]}")
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mapfile -t res <<<"$timings"
-[ "${#res[@]}" -eq 6 ] || { echo "bench/startup: spawn_timer gave: $timings" >&2; exit 1; }
+[ "${#res[@]}" -eq 9 ] || { echo "bench/startup: spawn_timer gave: $timings" >&2; exit 1; }
 field() { echo "${res[$1]}" | cut -d' ' -f"$2"; }
 bare=$(field 0 1); uns=$(field 1 1); bw=$(field 2 1); js=$(field 3 1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
@@ -88,6 +94,8 @@ row() { echo "| $1 | $(field "$2" 1) ms | $(field "$2" 2)–$(field "$2" 3) ms |
 verdict() { awk -v r="$1" -v t="$2" -v s="${3:-le}" 'BEGIN { ok = s == "lt" ? r < t : r <= t; print ok ? "met" : "MISSED" }'; }
 js_bw=$(ratio "$js" "$bw"); js_uns=$(ratio "$js" "$uns"); nosb=$(field 5 1)
 js_nosb_bare=$(ratio "$nosb" "$bare")
+check_bare=$(ratio "$(field 6 1)" "$bare"); explain_bare=$(ratio "$(field 7 1)" "$bare")
+tasks_bare=$(ratio "$(field 8 1)" "$bare")
 table="| launcher | median | min–max | vs bare |
 |---|---|---|---|
 $(row 'bare `/bin/true`' 0)
@@ -96,10 +104,14 @@ $(row "\`${bwrap_cmd[*]}\`" 2)
 $(row '`jitsec run --task bench -- /bin/true` (default sandbox, one store credential as a file)' 3)
 $(row '(diagnostic) `jitsec --version`: process start-up only' 4)
 $(row '(diagnostic) `jitsec run --task bench-nosandbox -- /bin/true` (`sandbox: {enabled: false}`)' 5)
+$(row '`jitsec check`' 6)
+$(row '`jitsec explain --task bench -- /bin/true`' 7)
+$(row '`jitsec tasks`' 8)
 
 - jitsec / bwrap = **${js_bw}** (target < 1.0: $(verdict "$js_bw" 1.0 lt))
 - jitsec / unshare = **${js_uns}** (target ≤ 1.3: $(verdict "$js_uns" 1.3))
-- jitsec without sandbox / bare = **${js_nosb_bare}** (target ≤ 2: $(verdict "$js_nosb_bare" 2.0))"
+- jitsec without sandbox / bare = **${js_nosb_bare}** (target ≤ 2: $(verdict "$js_nosb_bare" 2.0))
+- check / bare = **${check_bare}**, explain / bare = **${explain_bare}**, tasks / bare = **${tasks_bare}** (target ≤ 3: $(verdict "$check_bare" 3.0), $(verdict "$explain_bare" 3.0), $(verdict "$tasks_bare" 3.0))"
 echo "$table"
 
 date_utc=$(date -u '+%Y-%m-%d %H:%M UTC')
