@@ -34,7 +34,8 @@ struct ExecSpec {
   char* const* envp_ptrs() const { return const_cast<char* const*>(envp_ptrs_.data()); }
   int max_target_fd() const;
   // Scratch space for the child's descriptor shuffle, one slot per fds entry, allocated by
-  // Finalize so that the child does not allocate (the child writes only its own copy).
+  // Finalize so that the child does not allocate. A child started with CLONE_VM writes the
+  // parent's copy; nothing reads it afterwards.
   int* fd_scratch() const { return const_cast<int*>(fd_scratch_.data()); }
   bool fd_scratch_fits() const { return fd_scratch_.size() == fds.size(); }
 
