@@ -87,15 +87,22 @@ std::string NowRfc3339() {
   return buf;
 }
 
-// Splits a complete line (without its '\n') into the part the MAC covers and the MAC. A record
-// line always ends `,"mac":"<64 hex>"}`; the covered part is the line with that key removed.
-bool SplitMac(std::string_view line, std::string& body, std::string& mac) {
+// A record line always ends `,"mac":"<64 hex>"}`. Returns where that key starts, or npos.
+size_t MacKeyAt(std::string_view line) {
   const size_t tail = kMacKey.size() + kMacHexBytes + 2;  // `"}`
-  if (line.size() < tail + 2 || line.substr(line.size() - 2) != "\"}") return false;
+  if (line.size() < tail + 2 || !line.ends_with("\"}")) return std::string_view::npos;
   const size_t at = line.size() - tail;
-  if (line.substr(at, kMacKey.size()) != kMacKey) return false;
+  if (line.substr(at, kMacKey.size()) != kMacKey) return std::string_view::npos;
+  if (!IsLowerHex(line.substr(at + kMacKey.size(), kMacHexBytes))) return std::string_view::npos;
+  return at;
+}
+
+// Splits a complete line (without its '\n') into the part the MAC covers (the line with the
+// "mac" key removed) and the MAC.
+bool SplitMac(std::string_view line, std::string& body, std::string& mac) {
+  const size_t at = MacKeyAt(line);
+  if (at == std::string_view::npos) return false;
   mac = std::string(line.substr(at + kMacKey.size(), kMacHexBytes));
-  if (!IsLowerHex(mac)) return false;
   body = std::string(line.substr(0, at));
   body.push_back('}');
   return true;
@@ -144,8 +151,10 @@ struct Tail {
 // is authentic is Verify's question, not Append's.
 std::optional<Tail> FastTail(std::string_view line) {
   constexpr std::string_view kStart = "{\"v\":1,\"seq\":";
-  constexpr size_t kEnd = kMacKey.size() + kMacHexBytes + 2;  // `,"mac":"<hex>"}`
-  if (!line.starts_with(kStart) || line.size() < kStart.size() + 2 + kEnd) return std::nullopt;
+  const size_t mac_at = MacKeyAt(line);
+  if (!line.starts_with(kStart) || mac_at == std::string_view::npos || mac_at < kStart.size() + 2) {
+    return std::nullopt;
+  }
   size_t i = kStart.size();
   uint64_t seq = 0;
   const size_t first = i;
@@ -154,11 +163,7 @@ std::optional<Tail> FastTail(std::string_view line) {
     ++i;
   }
   if (i == first || line[i] != ',' || (line[first] == '0' && i - first > 1)) return std::nullopt;
-  const std::string_view end = line.substr(line.size() - kEnd);
-  if (!end.starts_with(kMacKey) || !end.ends_with("\"}")) return std::nullopt;
-  std::string_view mac = end.substr(kMacKey.size(), kMacHexBytes);
-  if (!IsLowerHex(mac)) return std::nullopt;
-  return Tail{seq, std::string(mac)};
+  return Tail{seq, std::string(line.substr(mac_at + kMacKey.size(), kMacHexBytes))};
 }
 
 // Reads the last record of the log by seeking back from the end (never the whole file).

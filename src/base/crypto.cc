@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <cstring>
+#include <utility>
 
 #include "base/defer.h"
 #include "base/encoding.h"
@@ -132,19 +133,30 @@ Error OpenSslFailure(std::string_view what) {
 
 const unsigned char* U(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 
-// A provider digest context, freed (and so cleansed) by the provider.
-class DigestCtx {
+// A provider algorithm context (digest or cipher), freed (and so cleansed) by the provider.
+class ProviderCtx {
  public:
-  DigestCtx(const DigestFns& f, void* ctx) : f_(f), ctx_(ctx) {}
-  DigestCtx(const DigestCtx&) = delete;
-  DigestCtx& operator=(const DigestCtx&) = delete;
-  ~DigestCtx() {
-    if (ctx_ != nullptr) f_.freectx(ctx_);
+  ProviderCtx(void (*free)(void*), void* ctx) : free_(free), ctx_(ctx) {}
+  ProviderCtx(const ProviderCtx&) = delete;
+  ProviderCtx& operator=(const ProviderCtx&) = delete;
+  ProviderCtx(ProviderCtx&& o) noexcept : free_(o.free_), ctx_(std::exchange(o.ctx_, nullptr)) {}
+  ProviderCtx& operator=(ProviderCtx&& o) noexcept {
+    if (this != &o) {
+      reset();
+      free_ = o.free_;
+      ctx_ = std::exchange(o.ctx_, nullptr);
+    }
+    return *this;
+  }
+  ~ProviderCtx() { reset(); }
+  void reset() {
+    if (ctx_ != nullptr) free_(ctx_);
+    ctx_ = nullptr;
   }
   void* get() const { return ctx_; }
 
  private:
-  const DigestFns& f_;
+  void (*free_)(void*);
   void* ctx_;
 };
 
@@ -161,7 +173,7 @@ Status FinalInto(const DigestFns& f, void* ctx, unsigned char* out) {
 Result<Sha256Digest> Sha256(std::string_view data) {
   JITSEC_ASSIGN_OR_RETURN(const Provider* p, Default());
   const DigestFns& f = p->sha256;
-  DigestCtx ctx(f, f.newctx(p->provctx));
+  ProviderCtx ctx(f.freectx, f.newctx(p->provctx));
   if (ctx.get() == nullptr || f.init(ctx.get(), nullptr) != 1 ||
       f.update(ctx.get(), U(data), data.size()) != 1) {
     return Fail(OpenSslFailure("SHA-256"));
@@ -178,12 +190,8 @@ Result<std::string> Sha256Hex(std::string_view data) {
 
 struct HmacSha256::State {
   const DigestFns* f = nullptr;
-  void* inner = nullptr;  // SHA-256 state after (key ^ ipad)
-  void* outer = nullptr;  // SHA-256 state after (key ^ opad)
-  ~State() {
-    if (inner != nullptr) f->freectx(inner);
-    if (outer != nullptr) f->freectx(outer);
-  }
+  ProviderCtx inner{nullptr, nullptr};  // SHA-256 state after (key ^ ipad)
+  ProviderCtx outer{nullptr, nullptr};  // SHA-256 state after (key ^ opad)
 };
 
 HmacSha256::HmacSha256(std::unique_ptr<State> s) : s_(std::move(s)) {}
@@ -210,10 +218,11 @@ Result<HmacSha256> HmacSha256::Create(std::string_view key) {
   }
   auto s = std::make_unique<State>();
   s->f = &f;
-  auto keyed = [&](unsigned char x, void** out) -> Status {
+  auto keyed = [&](unsigned char x, ProviderCtx* out) -> Status {
     for (size_t i = 0; i < kSha256BlockBytes; ++i) pad[i] = block[i] ^ x;
-    *out = f.newctx(p->provctx);
-    if (*out == nullptr || f.init(*out, nullptr) != 1 || f.update(*out, pad, sizeof pad) != 1) {
+    *out = ProviderCtx(f.freectx, f.newctx(p->provctx));
+    if (out->get() == nullptr || f.init(out->get(), nullptr) != 1 ||
+        f.update(out->get(), pad, sizeof pad) != 1) {
       return Fail(OpenSslFailure("HMAC-SHA-256"));
     }
     return Ok();
@@ -229,13 +238,13 @@ Result<Sha256Digest> HmacSha256::Mac(std::string_view data) const {
   Sha256Digest inner_md{};
   Defer wipe([&] { OPENSSL_cleanse(inner_md.data(), inner_md.size()); });
   {
-    DigestCtx inner(f, f.dupctx(s_->inner));
+    ProviderCtx inner(f.freectx, f.dupctx(s_->inner.get()));
     if (inner.get() == nullptr || f.update(inner.get(), U(data), data.size()) != 1) {
       return Fail(OpenSslFailure("HMAC-SHA-256"));
     }
     JITSEC_TRY(FinalInto(f, inner.get(), inner_md.data()));
   }
-  DigestCtx outer(f, f.dupctx(s_->outer));
+  ProviderCtx outer(f.freectx, f.dupctx(s_->outer.get()));
   if (outer.get() == nullptr || f.update(outer.get(), inner_md.data(), inner_md.size()) != 1) {
     return Fail(OpenSslFailure("HMAC-SHA-256"));
   }
@@ -276,23 +285,6 @@ Status Pbkdf2HmacSha256(std::string_view password, std::string_view salt, uint32
 
 namespace {
 
-// A provider AES-256-GCM context, freed (and so cleansed) by the provider.
-class GcmCtx {
- public:
-  explicit GcmCtx(const Provider& p) : f_(p.aes256gcm), ctx_(f_.newctx(p.provctx)) {}
-  GcmCtx(const GcmCtx&) = delete;
-  GcmCtx& operator=(const GcmCtx&) = delete;
-  ~GcmCtx() {
-    if (ctx_ != nullptr) f_.freectx(ctx_);
-  }
-  void* get() const { return ctx_; }
-  const CipherFns& f() const { return f_; }
-
- private:
-  const CipherFns& f_;
-  void* ctx_;
-};
-
 Status CheckGcmSizes(std::string_view key, std::string_view nonce) {
   if (key.size() != kAesGcmKeyBytes || nonce.size() != kAesGcmNonceBytes) {
     return Fail(ErrorCode::kInvalidArgument, "AES-256-GCM needs a 32-byte key and a 12-byte nonce");
@@ -306,8 +298,8 @@ Status Aes256GcmSeal(std::string_view key, std::string_view nonce, std::string_v
                      std::string_view plain, char* out) {
   JITSEC_TRY(CheckGcmSizes(key, nonce));
   JITSEC_ASSIGN_OR_RETURN(const Provider* p, Default());
-  GcmCtx c(*p);
-  const CipherFns& f = c.f();
+  const CipherFns& f = p->aes256gcm;
+  ProviderCtx c(f.freectx, f.newctx(p->provctx));
   auto* dst = reinterpret_cast<unsigned char*>(out);
   size_t len = 0;
   if (c.get() == nullptr ||
@@ -341,8 +333,8 @@ Result<bool> Aes256GcmOpen(std::string_view key, std::string_view nonce, std::st
   const size_t text_bytes = sealed.size() - kAesGcmTagBytes;
   unsigned char tag[kAesGcmTagBytes];
   std::memcpy(tag, sealed.data() + text_bytes, sizeof tag);
-  GcmCtx c(*p);
-  const CipherFns& f = c.f();
+  const CipherFns& f = p->aes256gcm;
+  ProviderCtx c(f.freectx, f.newctx(p->provctx));
   auto* dst = reinterpret_cast<unsigned char*>(out);
   size_t len = 0;
   OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, sizeof tag),

@@ -62,6 +62,5 @@ extern const char kEnvVarRule[];
 extern const char kStoreNameRule[];
 
 std::string Quote(std::string_view s);  // "s" with ", \ and control characters escaped
-std::string Sha256Hex(std::string_view data);
 
 }  // namespace jitsec::policy::internal

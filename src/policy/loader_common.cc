@@ -118,11 +118,6 @@ std::string Quote(std::string_view s) {
   return out + "\"";
 }
 
-std::string Sha256Hex(std::string_view data) {
-  auto hex = crypto::Sha256Hex(data);
-  return hex ? std::move(*hex) : std::string();
-}
-
 }  // namespace internal
 
 tl::expected<Policy, std::vector<Diagnostic>> ParsePolicy(std::string_view yaml_text,
@@ -139,7 +134,7 @@ tl::expected<Policy, std::vector<Diagnostic>> ParsePolicy(std::string_view yaml_
   }
   internal::Validate(doc, diags);
   if (!diags.empty()) return tl::unexpected(diags.Take());
-  policy.hash = internal::Sha256Hex(yaml_text);
+  if (auto hash = crypto::Sha256Hex(yaml_text)) policy.hash = std::move(*hash);
   return std::move(policy);
 }
 

@@ -111,10 +111,6 @@ Result<std::vector<sock_filter>> ExportBpf(scmp_filter_ctx ctx) {
   return insns;
 }
 
-Result<std::string> Sha256Hex(const std::vector<sock_filter>& insns) {
-  return crypto::Sha256Hex(std::string_view(reinterpret_cast<const char*>(insns.data()),
-                                            insns.size() * sizeof(sock_filter)));
-}
 
 }  // namespace
 
@@ -179,7 +175,9 @@ Result<SeccompProgram> PrepareSeccomp(const SandboxPlan& /*plan*/) {
     return Fail(ErrorCode::kInternal,
                 "seccomp filter too long: " + std::to_string(program.insns.size()) + " instructions");
   }
-  JITSEC_ASSIGN_OR_RETURN(program.sha256, Sha256Hex(program.insns));
+  JITSEC_ASSIGN_OR_RETURN(program.sha256,
+                          crypto::Sha256Hex(std::string_view(reinterpret_cast<const char*>(program.insns.data()),
+                                                             program.insns.size() * sizeof(sock_filter))));
   return program;
 }
 

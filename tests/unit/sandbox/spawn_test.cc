@@ -63,6 +63,19 @@ std::string ReadAll(int fd) {
   }
 }
 
+// A spec for path/argv whose 0, 1 and 2 are all null_fd (/dev/null); Finalize it in place
+// (its pointer arrays point into its own strings).
+ExecSpec QuietSpec(int null_fd, std::string path, std::vector<std::string> argv,
+                   std::string cwd = {}, std::vector<std::string> envp = {}) {
+  ExecSpec spec;
+  spec.path = std::move(path);
+  spec.argv = std::move(argv);
+  spec.envp = std::move(envp);
+  spec.fds = {{null_fd, 0}, {null_fd, 1}, {null_fd, 2}};
+  spec.cwd = std::move(cwd);
+  return spec;
+}
+
 std::string Grep() { return fs::exists("/usr/bin/grep") ? "/usr/bin/grep" : "/bin/grep"; }
 
 // A workspace T/ws below a private temp dir, sandboxed (the default plan, the workspace
@@ -221,10 +234,7 @@ TEST(SpawnPlainTest, ExecFailureReportsEnoentAndExits127) {
     int report_w = ::fcntl(report[1], F_DUPFD_CLOEXEC, 10);  // above the targets 0..2
     ::close(report[1]);
     int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-    ExecSpec spec;
-    spec.path = path;
-    spec.argv = {path};
-    spec.fds = {{null_fd, 0}, {null_fd, 1}, {null_fd, 2}};
+    ExecSpec spec = QuietSpec(null_fd, path, {path});
     spec.Finalize();
     int pidfd = -1;
     pid_t pid = child::SpawnPlain(spec, report_w, &pidfd);
@@ -327,12 +337,7 @@ TEST(SandboxInitTest, IsNotDumpableOnceTheCommandRuns) {
   auto prepared = w.Prepared();
   ASSERT_TRUE(prepared) << prepared.error().message();
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  ExecSpec spec;
-  spec.path = "/bin/sleep";
-  spec.argv = {"sleep", "30"};
-  spec.envp = {"PATH=/usr/bin:/bin"};
-  spec.fds = {{null_fd, 0}, {null_fd, 1}, {null_fd, 2}};
-  spec.cwd = w.ws.string();
+  ExecSpec spec = QuietSpec(null_fd, "/bin/sleep", {"sleep", "30"}, w.ws.string(), {"PATH=/usr/bin:/bin"});
   spec.Finalize();
   pid_t tester = ::fork();
   ASSERT_GE(tester, 0);
@@ -372,11 +377,7 @@ TEST(SandboxInitTest, MapFailureIsReportedAtTheUserNamespaceStep) {
   auto prepared = w.Prepared();
   ASSERT_TRUE(prepared) << prepared.error().message();
   int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  ExecSpec spec;
-  spec.path = "/bin/true";
-  spec.argv = {"true"};
-  spec.fds = {{null_fd, 0}, {null_fd, 1}, {null_fd, 2}};
-  spec.cwd = w.ws.string();
+  ExecSpec spec = QuietSpec(null_fd, "/bin/true", {"true"}, w.ws.string());
   spec.Finalize();
   int msg[2];
   ASSERT_EQ(::pipe2(msg, O_CLOEXEC), 0);
