@@ -23,9 +23,26 @@ void ExecSpec::Finalize() {
   fd_scratch_.assign(fds.size(), -1);
 }
 
-int ExecSpec::max_target_fd() const {
+int ExecSpec::max_target_fd() const { return View().max_target_fd(); }
+
+ExecView ExecSpec::View() const {
+  ExecView v;
+  v.path = path.c_str();
+  v.argv = argv_ptrs_.empty() ? nullptr : argv_ptrs();
+  v.envp = envp_ptrs_.empty() ? nullptr : envp_ptrs();
+  v.fds = fds.data();
+  v.fd_count = fds.size();
+  v.fd_scratch = fd_scratch_fits() ? fd_scratch() : nullptr;
+  v.cwd = cwd.c_str();
+  v.new_session = new_session;
+  v.controlling_tty_target = controlling_tty_target;
+  v.parent_pid = parent_pid;
+  return v;
+}
+
+int ExecView::max_target_fd() const noexcept {
   int m = 2;
-  for (const auto& f : fds) m = std::max(m, f.target);
+  for (size_t i = 0; i < fd_count; ++i) m = fds[i].target > m ? fds[i].target : m;
   return m;
 }
 
@@ -47,6 +64,7 @@ std::string_view ChildStepName(ChildStep step) {
     case ChildStep::kSeccomp: return "seccomp";
     case ChildStep::kFork: return "fork";
     case ChildStep::kExec: return "exec";
+    case ChildStep::kCommand: return "receiving the command";
   }
   return "unknown";
 }
@@ -81,12 +99,12 @@ bool ResetSignals() noexcept {
   return ::sigprocmask(SIG_SETMASK, &none, nullptr) == 0;
 }
 
-bool ApplyFdTable(const ExecSpec& spec) noexcept {
+bool ApplyFdTable(const ExecView& spec) noexcept {
   // Move every source above every target first, so that installing one target cannot
   // clobber a source that another target still needs.
-  int* tmp = spec.fd_scratch();
-  size_t n = spec.fds.size();
-  if (!spec.fd_scratch_fits()) {  // Finalize was not called after the last change to fds
+  int* tmp = spec.fd_scratch;
+  size_t n = spec.fd_count;
+  if (tmp == nullptr && n != 0) {  // Finalize was not called after the last change to fds
     errno = EINVAL;
     return false;
   }
@@ -111,7 +129,7 @@ bool ApplyFdTable(const ExecSpec& spec) noexcept {
   return true;
 }
 
-ChildStep ApplyProcessSetup(const ExecSpec& spec) noexcept {
+ChildStep ApplyProcessSetup(const ExecView& spec) noexcept {
   if (spec.new_session && ::setsid() < 0) return ChildStep::kSession;
   if (spec.controlling_tty_target >= 0 &&
       ::ioctl(spec.controlling_tty_target, TIOCSCTTY, 0) != 0) {
@@ -124,12 +142,12 @@ ChildStep ApplyProcessSetup(const ExecSpec& spec) noexcept {
       return ChildStep::kParentDeath;
     }
   }
-  if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) return ChildStep::kChdir;
+  if (spec.cwd[0] != '\0' && ::chdir(spec.cwd) != 0) return ChildStep::kChdir;
   return ChildStep::kNone;
 }
 
-void Exec(const ExecSpec& spec, int report_fd) noexcept {
-  ::execve(spec.path.c_str(), spec.argv_ptrs(), spec.envp_ptrs());
+void Exec(const ExecView& spec, int report_fd) noexcept {
+  ::execve(spec.path, spec.argv, spec.envp);
   ReportAndExit(report_fd, ChildStep::kExec, errno);
 }
 

@@ -17,6 +17,24 @@ struct FdMapping {
   int target = -1;  // number the child gets (inherited across exec)
 };
 
+// What a child reads to exec: plain pointers and counts, no container. Made from an ExecSpec by
+// ExecSpec::View (after Finalize), or by the sandbox init from the command it received on its
+// control socket (sandbox/exec_message.h). The child side only reads it, and writes fd_scratch.
+struct ExecView {
+  const char* path = nullptr;
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const FdMapping* fds = nullptr;
+  size_t fd_count = 0;
+  int* fd_scratch = nullptr;  // fd_count ints for the descriptor shuffle
+  const char* cwd = "";       // "": inherit
+  bool new_session = true;
+  int controlling_tty_target = -1;
+  pid_t parent_pid = 0;
+  // Async-signal-safe.
+  int max_target_fd() const noexcept;
+};
+
 struct ExecSpec {
   std::string path;               // absolute path of the executable (already resolved)
   std::vector<std::string> argv;  // argv[0] as the user wrote it
@@ -38,6 +56,8 @@ struct ExecSpec {
   // parent's copy; nothing reads it afterwards.
   int* fd_scratch() const { return const_cast<int*>(fd_scratch_.data()); }
   bool fd_scratch_fits() const { return fd_scratch_.size() == fds.size(); }
+  // The child's view of this spec (Finalize first; it points into this spec).
+  ExecView View() const;
 
  private:
   std::vector<const char*> argv_ptrs_;
@@ -62,6 +82,7 @@ enum class ChildStep : uint32_t {
   kSeccomp,
   kFork,
   kExec,
+  kCommand,  // the sandbox init receiving the command from jitsec
 };
 std::string_view ChildStepName(ChildStep step);
 
@@ -83,14 +104,14 @@ bool ResetSignals() noexcept;
 
 // Installs spec.fds as the descriptor table; every other descriptor is marked CLOEXEC (so
 // report_fd stays usable until exec and is closed by it). Returns false with errno set.
-bool ApplyFdTable(const ExecSpec& spec) noexcept;
+bool ApplyFdTable(const ExecView& spec) noexcept;
 
 // setsid (when asked), PR_SET_PDEATHSIG(SIGKILL) with the parent check, chdir.
 // Returns the failing step or kNone.
-ChildStep ApplyProcessSetup(const ExecSpec& spec) noexcept;
+ChildStep ApplyProcessSetup(const ExecView& spec) noexcept;
 
 // execve(spec.path); on failure reports kExec with errno and exits.
-[[noreturn]] void Exec(const ExecSpec& spec, int report_fd) noexcept;
+[[noreturn]] void Exec(const ExecView& spec, int report_fd) noexcept;
 
 }  // namespace child
 

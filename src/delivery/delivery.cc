@@ -190,6 +190,17 @@ Result<SecretBytes> Render(const policy::Delivery& d, const policy::Credential& 
   return Fail(ErrorCode::kInternal, "unknown delivery format");
 }
 
+std::vector<PlannedFile> PlanFiles(std::span<const policy::Credential> credentials, int first_fd) {
+  std::vector<PlannedFile> out;
+  int next_fd = first_fd;
+  for (const auto& cred : credentials) {
+    for (const auto& d : cred.deliver) {
+      if (d.kind == policy::DeliveryKind::kFile) out.push_back({next_fd++, d.path});
+    }
+  }
+  return out;
+}
+
 Result<DeliveryPlan> Prepare(std::span<const IssuedCredential> issued, int first_fd) {
   DeliveryPlan plan;
   int next_fd = first_fd;

@@ -52,6 +52,15 @@ struct IssuedCredential {
   const providers::Lease* lease = nullptr;
 };
 
+// The descriptor numbers Prepare gives the `file:` deliveries of `credentials` when every one of
+// them is issued, in order, with their mount paths ("" for none). Pure: lets the sandbox be
+// built before anything is issued.
+struct PlannedFile {
+  int target = -1;
+  std::string mount_path;
+};
+std::vector<PlannedFile> PlanFiles(std::span<const policy::Credential> credentials, int first_fd = 3);
+
 // Builds every delivery. Child descriptor numbers start at `first_fd`.
 [[nodiscard]] Result<DeliveryPlan> Prepare(std::span<const IssuedCredential> issued, int first_fd = 3);
 

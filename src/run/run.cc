@@ -220,18 +220,32 @@ void HardenProcess() {
   (void)::setrlimit(RLIMIT_CORE, &zero);
 }
 
-sandbox::PlanInputs SandboxInputs(const Request& r, const delivery::DeliveryPlan* dp) {
+// The sandbox is built from the policy before anything is issued: the secret files it mounts are
+// the task's `file: {path}` deliveries, at the descriptors delivery::Prepare will give them.
+sandbox::PlanInputs SandboxInputs(const Request& r, const policy::Task& task) {
   sandbox::PlanInputs in;
   in.workspace = r.ctx.workspace();
   in.home = r.ctx.home;
   in.jitsec_readonly = {r.paths.policy, r.paths.config_dir, r.paths.state_dir, r.paths.audit_log};
   in.jitsec_hidden = {r.paths.store_dir, r.paths.store_key, r.paths.audit_key};
-  if (dp != nullptr) {
-    for (const auto& f : dp->files) {
-      if (!f.mount_path.empty()) in.secret_mounts.push_back({f.mount_path, f.target});
-    }
+  for (const auto& f : delivery::PlanFiles(task.credentials)) {
+    if (!f.mount_path.empty()) in.secret_mounts.push_back({f.mount_path, f.target});
   }
   return in;
+}
+
+// What was delivered must be what the sandbox was built for (fail closed if not).
+bool SameSecretMounts(const sandbox::SandboxPlan& plan, const delivery::DeliveryPlan& dp) {
+  size_t i = 0;
+  for (const auto& f : dp.files) {
+    if (f.mount_path.empty()) continue;
+    if (i >= plan.secret_mounts.size() || plan.secret_mounts[i].fd_target != f.target ||
+        plan.secret_mounts[i].target != std::filesystem::path(f.mount_path).lexically_normal()) {
+      return false;
+    }
+    ++i;
+  }
+  return i == plan.secret_mounts.size();
 }
 
 bool NeedsStore(const policy::Policy& policy, const policy::Task& task, const std::string& env) {
@@ -347,15 +361,28 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   }
   const policy::Task& task = *r.decision.task;
 
-  // The sandbox plan first: a kernel that cannot enforce it refuses before anything is issued.
-  std::optional<sandbox::KernelFeatures> kernel;
+  // The sandbox first: a kernel that cannot enforce it refuses before anything is issued. Its
+  // init is started now, so that the kernel's namespace and mount work runs on another CPU
+  // while the credentials are issued; it holds no secret and exits if the run ends early.
+  std::optional<sandbox::SandboxPlan> plan;
+  sandbox::Starting init;
   if (task.sandbox.enabled) {
-    JITSEC_ASSIGN_OR_RETURN(kernel, sandbox::ProbeKernel(r.paths.state_dir));
-    auto plan = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, nullptr), *kernel);
-    if (!plan) {
-      (void)recorder.Write("refuse", {{"rule", "sandbox"}, {"reason", plan.error().message()}});
-      return Fail(std::move(plan).error());
+    JITSEC_ASSIGN_OR_RETURN(sandbox::KernelFeatures kernel, sandbox::ProbeKernel(r.paths.state_dir));
+    auto refuse = [&](Error e) -> Result<int> {
+      (void)recorder.Write("refuse", {{"rule", "sandbox"}, {"reason", e.message()}});
+      return Fail(std::move(e));
+    };
+    auto built = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, task), kernel);
+    if (!built) return refuse(std::move(built).error());
+    auto prepared = sandbox::Prepare(*built, kernel);
+    if (!prepared) return refuse(std::move(prepared).error());
+    auto started = sandbox::Start(*prepared);
+    if (!started) {
+      (void)recorder.Write("error", {{"reason", started.error().message()}});
+      return Fail(std::move(started).error());
     }
+    init = std::move(*started);
+    plan = std::move(*built);
   } else {
     for (const auto& c : task.credentials) {
       for (const auto& d : c.deliver) {
@@ -467,12 +494,11 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
 
   Result<sandbox::Launched> launched = Fail(ErrorCode::kInternal, "not launched");
   if (task.sandbox.enabled) {
-    auto plan = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, &*dp), *kernel);
-    if (!plan) return revoke_and(std::move(plan).error());
-    auto prepared = sandbox::Prepare(*plan, *kernel);
-    if (!prepared) return revoke_and(std::move(prepared).error());
+    if (!SameSecretMounts(*plan, *dp)) {
+      return revoke_and(Error(ErrorCode::kInternal, "the delivered files differ from the sandbox's plan"));
+    }
     spec.Finalize();
-    launched = sandbox::Launch(*prepared, spec);
+    launched = sandbox::Launch(std::move(init), spec);
     if (launched) recorder.Queue("sandbox", {{"sandbox", plan->ToJson()}});  // with "start"
   } else {
     spec.parent_pid = ::getpid();
@@ -530,8 +556,9 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   (void)journal.MaybeCompact();  // a rewrite (and its syncs) only once the file has grown
   (void)audit_log.Sync();
   // A sandbox init reports the command's exit before its own teardown, which overlaps the
-  // revocation and audit above; it is reaped only now (nothing of the namespace is alive).
-  supervise::ReapLaunched(*launched);
+  // revocation and audit above; it is reaped only now (nothing of the namespace is alive), or
+  // not at all by a CLI that exits next (RunOptions::reap_sandbox_init).
+  if (o.reap_sandbox_init || !task.sandbox.enabled) supervise::ReapLaunched(*launched);
   if (!status) return Fail(std::move(status).error());
   return status->ExitCode();
 }
@@ -645,7 +672,7 @@ Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
     if (task->sandbox.enabled) {
       auto kernel = sandbox::ProbeKernel(r.paths.state_dir);
       if (kernel) {
-        auto plan = sandbox::BuildPlan(task->sandbox, SandboxInputs(r, nullptr), *kernel);
+        auto plan = sandbox::BuildPlan(task->sandbox, SandboxInputs(r, *task), *kernel);
         if (plan) {
           sb = plan->ToJson();
           for (const auto& w : plan->warnings) warnings.push_back(w);

@@ -22,6 +22,11 @@ struct RunOptions {
   bool dry_run = false;
   bool no_mask = false;
   std::vector<std::string> command;
+  // A sandbox init reports the command's exit once every process of its namespace is dead; its
+  // own exit then tears the namespaces down (about a millisecond). The CLI, which exits right
+  // after Run, leaves that to the kernel (the exiting init is reparented and reaped by the
+  // system); a long-lived caller keeps the default and Run reaps it.
+  bool reap_sandbox_init = true;
 };
 
 // Where jitsec keeps its files for this invocation (settings of the policy, else XDG defaults).

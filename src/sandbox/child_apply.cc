@@ -1,5 +1,7 @@
 #include "sandbox/child_apply.h"
 
+#include "sandbox/exec_message.h"
+
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
@@ -47,6 +49,13 @@ namespace {
 // The new root is assembled at the old root's /tmp (as bubblewrap does): nothing of the host is
 // written there, and pivot_root detaches the old root (with its /tmp) afterwards.
 constexpr const char kBase[] = "/tmp";
+
+// What the init keeps between building the root and attaching the secret files.
+struct RootState {
+  int root = -1;     // the new root (at kBase), O_PATH
+  int staging = -1;  // the staging tmpfs, when the plan needs one
+  bool tmpfs_root = true;
+};
 
 [[noreturn]] void Fail(int report_fd, ChildStep step) noexcept {
   ReportAndExit(report_fd, step, errno);
@@ -214,60 +223,52 @@ bool CloneSources(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
   return true;
 }
 
-// Copies each delivered memfd of a `file: {path}` delivery into a 0400 file of the staging
-// tmpfs (mounted at kBase) and clones it read-only into its slot.
-bool CopySecrets(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int* scratch) noexcept {
-  size_t k = 0;
-  for (const auto& op : sb.mounts.ops) {
-    if (op.kind != MountKind::kSecret) {
-      k += SourceSlots(op);
-      continue;
-    }
-    int src = -1;
-    for (const auto& m : spec.fds) {
-      if (m.target == op.secret_fd_target) src = m.source;
-    }
-    if (src < 0) {
-      errno = EBADF;
-      return false;
-    }
-    char name[48] = "/tmp/secret-";
-    char num[32];
-    std::memcpy(name + 12, FdPath(int(k), num) + 14, 12);
-    int f = ::open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
-    if (f < 0) return false;
-    char buf[4096];
-    off_t off = 0;
-    bool ok = true;
-    while (ok) {
-      ssize_t n = ::pread(src, buf, sizeof buf, off);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        ok = n == 0;
-        break;
-      }
-      for (ssize_t done = 0; ok && done < n;) {
-        ssize_t w = ::write(f, buf + done, size_t(n - done));
-        if (w < 0 && errno == EINTR) continue;
-        ok = w > 0;
-        done += w > 0 ? w : 0;
-      }
-      off += n;
-    }
-    ::explicit_bzero(buf, sizeof buf);
-    CloseQuietly(f);
-    if (!ok) return false;
-    int tree = int(::open_tree(AT_FDCWD, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-    if (tree < 0) return false;
-    struct mount_attr attr {};
-    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
-    if (::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
-      CloseQuietly(tree);
-      return false;
-    }
-    scratch[k++] = tree;
+// The fd of the command that holds the memfd delivered for `target`, or -1.
+int SourceFor(const ExecView& spec, int target) noexcept {
+  for (size_t i = 0; i < spec.fd_count; ++i) {
+    if (spec.fds[i].target == target) return spec.fds[i].source;
   }
-  return true;
+  return -1;
+}
+
+// Copies the memfd of a `file: {path}` delivery into a 0400 file of the staging tmpfs (reached
+// through its descriptor: the new root covers it by now) and returns a read-only clone of it.
+int CopySecret(int staging, int src, size_t slot) noexcept {
+  char name[32] = "secret-";
+  char num[32];
+  std::memcpy(name + 7, FdPath(int(slot), num) + 14, 12);
+  int f = ::openat(staging, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
+  if (f < 0) return -1;
+  char buf[4096];
+  off_t off = 0;
+  bool ok = true;
+  while (ok) {
+    ssize_t n = ::pread(src, buf, sizeof buf, off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ok = n == 0;
+      break;
+    }
+    for (ssize_t done = 0; ok && done < n;) {
+      ssize_t w = ::write(f, buf + done, size_t(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      ok = w > 0;
+      done += w > 0 ? w : 0;
+    }
+    off += n;
+  }
+  ::explicit_bzero(buf, sizeof buf);
+  CloseQuietly(f);
+  if (!ok) return -1;
+  int tree = int(::open_tree(staging, name, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (tree < 0) return -1;
+  struct mount_attr attr {};
+  attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+  if (::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0) {
+    CloseQuietly(tree);
+    return -1;
+  }
+  return tree;
 }
 
 bool MountAtFd(const char* source, int target, const char* type, unsigned long flags,
@@ -320,24 +321,27 @@ fail:
   return false;
 }
 
-// Phase 2 onwards. Returns false with errno set.
-bool SetupMounts(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int* scratch) noexcept {
+// Phase 2: the new root, /dev and /proc, everything but the secret files (which need the
+// command's descriptors). Returns false with errno set.
+bool BuildRoot(const PreparedSandbox::Impl& sb, int* scratch, RootState* st) noexcept {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
   if (!CloneSources(sb, scratch)) return false;
 
-  // The staging tmpfs holds the empty mode-000 file that denied files are covered with. It is
-  // mounted at the old /tmp and then hidden under the new root; only the descriptor is used.
+  // The staging tmpfs holds the empty mode-000 file that denied files are covered with and the
+  // copies of secret files. It is mounted at the old /tmp and then hidden under the new root;
+  // only its descriptor is used afterwards.
   int empty = -1;
   if (sb.needs_staging) {
     if (::mount("tmpfs", kBase, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") != 0) {
       return false;
     }
-    int f = ::open("/tmp/empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+    st->staging = ::open(kBase, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->staging < 0) return false;
+    int f = ::openat(st->staging, "empty", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
     if (f < 0) return false;
     ::close(f);
-    empty = ::open("/tmp/empty", O_PATH | O_CLOEXEC);
+    empty = ::openat(st->staging, "empty", O_PATH | O_CLOEXEC);
     if (empty < 0) return false;
-    if (!CopySecrets(sb, spec, scratch)) return false;
   }
 
   // The new root: the clone of "/" when it is a tree, else an empty tmpfs (made read-only last).
@@ -456,12 +460,9 @@ bool SetupMounts(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int* scr
         }
         break;
       }
-      case MountKind::kSecret: {
-        int tree = scratch[k++];
-        target = OpenTarget(root, rel, /*create=*/true, /*is_dir=*/false);
-        ok = tree >= 0 && target >= 0 && Attach(tree, target);
+      case MountKind::kSecret:
+        ++k;  // AttachSecrets, once the command's descriptors are here (nothing can cover a file)
         break;
-      }
       case MountKind::kDenyFile: {
         target = OpenTarget(root, rel, false, false);
         if (target < 0 && errno == ENOENT) break;
@@ -484,20 +485,51 @@ bool SetupMounts(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int* scr
   for (size_t i = 0; i < k; ++i) CloseQuietly(scratch[i]);
   CloseQuietly(empty);
 
+  st->root = root;
+  st->tmpfs_root = tmpfs_root;
   if (!SetupDev(root)) return false;
   int proc = OpenTarget(root, "proc", /*create=*/true, /*is_dir=*/true);
   if (proc < 0) return false;
   bool ok = MountAtFd("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr);
   CloseQuietly(proc);
-  if (!ok) return false;
+  return ok;
+}
+
+// Phase 3: the secret files of `file: {path}` deliveries, copied from the command's memfds, then
+// pivot_root into the new root. Returns false with errno set.
+bool AttachSecretsAndPivot(const PreparedSandbox::Impl& sb, const ExecView& spec,
+                           RootState* st) noexcept {
+  size_t slot = 0;
+  for (size_t i = 0; i < sb.mounts.ops.size(); ++i) {
+    const MountOp& op = sb.mounts.ops[i];
+    if (op.kind != MountKind::kSecret) {
+      slot += SourceSlots(op);
+      continue;
+    }
+    int src = SourceFor(spec, op.secret_fd_target);
+    if (src < 0 || st->staging < 0) {
+      errno = EBADF;
+      return false;
+    }
+    int tree = CopySecret(st->staging, src, slot++);
+    int target = tree < 0 ? -1 : OpenTarget(st->root, sb.rels[i].c_str(), /*create=*/true,
+                                            /*is_dir=*/false);
+    bool ok = target >= 0 && Attach(tree, target);
+    CloseQuietly(target);
+    CloseQuietly(tree);
+    if (!ok) return false;
+  }
+  CloseQuietly(st->staging);
+  st->staging = -1;
 
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." removes it.
-  if (::fchdir(root) != 0) return false;
-  CloseQuietly(root);
+  if (::fchdir(st->root) != 0) return false;
+  CloseQuietly(st->root);
+  st->root = -1;
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return false;
   if (::umount2(".", MNT_DETACH) != 0) return false;
   if (::chdir("/") != 0) return false;
-  if (tmpfs_root) {
+  if (st->tmpfs_root) {
     struct mount_attr attr {};
     attr.attr_set = MOUNT_ATTR_RDONLY;
     if (::mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof attr) != 0) return false;
@@ -637,17 +669,18 @@ bool MapOwnIds(const InitArgs& a) noexcept {
 
 struct CommandArgs {
   const PreparedSandbox::Impl* sandbox;
-  const ExecSpec* spec;
+  const ExecView* spec;
   int report_fd;
+  int landlock_fd;
 };
 
 int CommandMain(void* p) {
   const auto* c = static_cast<const CommandArgs*>(p);
-  RunCommand(*c->sandbox, *c->spec, c->report_fd);
+  RunCommand(*c->sandbox, *c->spec, c->report_fd, c->landlock_fd);
 }
 
 struct PlainArgs {
-  const ExecSpec* spec;
+  const ExecView* spec;
   int report_fd;
 };
 
@@ -799,13 +832,14 @@ bool DropCapabilities(int cap_last) noexcept {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
-void RunCommand(const PreparedSandbox::Impl& sb, const ExecSpec& spec, int report_fd) noexcept {
+void RunCommand(const PreparedSandbox::Impl& sb, const ExecView& spec, int report_fd,
+                int landlock_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
   if (!::jitsec::child::ResetSignals()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(report_fd, ChildStep::kNoNewPrivs);
   if (!DropCapabilities(sb.cap_last)) Fail(report_fd, ChildStep::kCapabilities);
-  if (!ApplyLandlock(sb.landlock)) Fail(report_fd, ChildStep::kLandlock);
+  if (!ApplyLandlock(sb.landlock.abi, landlock_fd)) Fail(report_fd, ChildStep::kLandlock);
   if (sb.plan.seccomp && !ApplySeccomp(sb.seccomp)) Fail(report_fd, ChildStep::kSeccomp);
   Exec(spec, report_fd);
 }
@@ -820,26 +854,56 @@ void RunInit(const InitArgs& a) noexcept {
   // SIGWINCH, hang-up) reach jitsec, which forwards them once; the init must not get them too.
   if (::setsid() < 0) Fail(a.report_fd, ChildStep::kSession);
   if (!MapOwnIds(a)) Fail(a.report_fd, ChildStep::kUserNamespace);
+  // The network namespace is made here rather than by the clone: it is the costly one (about
+  // half a millisecond of kernel work), and here it runs while jitsec issues the credentials.
+  // It belongs to the new user namespace either way.
+  if (sb.plan.network == policy::Network::kNone && ::unshare(CLONE_NEWNET) != 0) {
+    Fail(a.report_fd, ChildStep::kNetwork);
+  }
 
-  if (!SetupMounts(sb, *a.command, a.scratch)) Fail(a.report_fd, ChildStep::kMounts);
-  if (!AddInsideRules(sb)) Fail(a.report_fd, ChildStep::kLandlock);
+  RootState root;
+  if (!BuildRoot(sb, a.scratch, &root)) Fail(a.report_fd, ChildStep::kMounts);
   if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);
   if (sb.plan.network == policy::Network::kNone && !LoopbackUp()) {
     Fail(a.report_fd, ChildStep::kNetwork);
   }
 
+  // Everything so far overlaps jitsec's issuance. Now the command: its descriptors, argv and
+  // environment, sent once the credentials exist; a closed socket means the run ended first.
+  ExecView command;
+  switch (ReceiveCommand(a.control_fd, &command)) {
+    case Received::kCommand: break;
+    case Received::kClosed: ::_exit(125);
+    case Received::kError: Fail(a.report_fd, ChildStep::kCommand);
+  }
+  CloseQuietly(a.control_fd);
+  // The report pipe and the Landlock ruleset (both opened before the command's descriptors
+  // were known) must outlive the command's descriptor shuffle until exec: raise them above it.
+  int report_fd = ::fcntl(a.report_fd, F_DUPFD_CLOEXEC, command.max_target_fd() + 1);
+  if (report_fd < 0) Fail(a.report_fd, ChildStep::kCommand);
+  CloseQuietly(a.report_fd);
+  int landlock_fd = -1;
+  if (sb.landlock.abi != 0) {
+    landlock_fd = ::fcntl(sb.landlock.fd.get(), F_DUPFD_CLOEXEC, command.max_target_fd() + 1);
+    if (landlock_fd < 0) Fail(report_fd, ChildStep::kLandlock);
+  }
+  command.parent_pid = 1;  // inside the PID namespace the command's parent is the init
+
+  if (!AttachSecretsAndPivot(sb, command, &root)) Fail(report_fd, ChildStep::kMounts);
+  if (!AddInsideRules(sb)) Fail(report_fd, ChildStep::kLandlock);
+
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
   for (int s : kForwarded) sigaddset(&set, s);
-  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) Fail(a.report_fd, ChildStep::kSignals);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) Fail(report_fd, ChildStep::kSignals);
 
   // The command shares the init's memory until it execs (CloneVfork): it only reads `command`
   // and sb, and writes nothing but its own stack, errno and the command's fd scratch, which the
   // init never reads. The init resumes once the command has exec'd or exited.
-  CommandArgs command{&sb, a.command, a.report_fd};
-  pid_t pid = CloneVfork(CommandMain, &command, a.command_stack_top, 0, nullptr);
-  if (pid < 0) Fail(a.report_fd, ChildStep::kFork);
+  CommandArgs args{&sb, &command, report_fd, landlock_fd};
+  pid_t pid = CloneVfork(CommandMain, &args, a.command_stack_top, 0, nullptr);
+  if (pid < 0) Fail(report_fd, ChildStep::kFork);
   // The init keeps nothing of jitsec's but the status pipe: the report pipe's EOF then means
   // the command exec'd, and the output pipes close when the command's side does.
   if (a.status_fd > 0) (void)::syscall(SYS_close_range, 0U, unsigned(a.status_fd) - 1, 0U);
@@ -847,14 +911,14 @@ void RunInit(const InitArgs& a) noexcept {
   Supervise(pid, set, a.status_fd);
 }
 
-void RunPlain(const ExecSpec& spec, int report_fd) noexcept {
+void RunPlain(const ExecView& spec, int report_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
   if (!::jitsec::child::ResetSignals()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   Exec(spec, report_fd);
 }
 
-pid_t SpawnPlain(const ExecSpec& spec, int report_fd, int* pidfd) noexcept {
+pid_t SpawnPlain(const ExecView& spec, int report_fd, int* pidfd) noexcept {
   ChildStack stack;
   if (!stack.Allocate()) return -1;
   PlainArgs args{&spec, report_fd};

@@ -62,8 +62,8 @@ pid_t CloneVfork(int (*fn)(void*), void* arg, void* stack_top, int extra_flags,
 
 struct InitArgs {
   const PreparedSandbox::Impl* sandbox = nullptr;
-  const ExecSpec* command = nullptr;  // parent_pid already set to 1 (the init)
-  int report_fd = -1;                 // write end, above every fd target of the command
+  int control_fd = -1;                // the init's end of the socketpair the command comes on
+  int report_fd = -1;                 // write end (the init raises it above the command's fds)
   int status_fd = -1;                 // write end: the command's exit code, before the init exits
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
   void* command_stack_top = nullptr;  // a ChildStack mapped by the parent before the clone
@@ -71,16 +71,22 @@ struct InitArgs {
   IdMapLine gid_map;                  // jitsec's egid, mapped to itself
 };
 
-// The namespace init. Order (each step reports its ChildStep on failure):
+// The namespace init, started by sandbox::Start before jitsec issues anything. Order (each step
+// reports its ChildStep on failure):
 //  1. PR_SET_PDEATHSIG(SIGKILL); if jitsec died before that took effect (no reader left on the
 //     report pipe), exit quietly; setsid;
 //  2. its own uid/gid maps: setgroups "deny", "U U 1", "G G 1" through /proc/self, dumpable
-//     only while the three files are opened (kUserNamespace);
+//     only while the three files are opened (kUserNamespace); unshare(CLONE_NEWNET) unless the
+//     network is the host's (kNetwork);
 //  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
-//     /tmp is hidden by it), /dev, /proc, pivot_root, detach the old root; Landlock rules for the
-//     fresh /tmp, /dev and /proc;
-//  4. hostname "jitsec"; loopback up when the network namespace is private;
-//  5. block the forwarded signals and SIGCHLD, start the command (RunCommand) with CloneVfork on
+//     /tmp is hidden by it), /dev, /proc; hostname "jitsec"; loopback up when the network
+//     namespace is private;
+//  4. wait for the command on the control socket (ReceiveCommand; exits quietly when jitsec
+//     closes it without sending: the run was refused or issuance failed) (kCommand);
+//  5. the secret files of `file: {path}` deliveries (copied from the received memfds), then
+//     pivot_root and a detach of the old root; Landlock rules for the fresh /tmp, /dev, /proc
+//     and the secret files;
+//  6. block the forwarded signals and SIGCHLD, start the command (RunCommand) with CloneVfork on
 //     the command stack (the init is suspended until the command execs or fails), close every
 //     descriptor, then loop on sigwaitinfo: forward INT/TERM/HUP/QUIT/WINCH/USR1/USR2 to the
 //     command, reap on SIGCHLD; when the command exits, SIGKILL every process left in the
@@ -90,19 +96,25 @@ struct InitArgs {
 // The command, in order: fd table → signals → session/pdeathsig/cwd → no_new_privs → every
 // capability dropped (securebits locked, bounding set, ambient, capset) → Landlock → seccomp →
 // exec. Seccomp is last: after it the filter would refuse the earlier steps' syscalls.
-[[noreturn]] void RunCommand(const PreparedSandbox::Impl& sandbox, const ExecSpec& spec,
-                             int report_fd) noexcept;
+// report_fd and landlock_fd (the ruleset, or -1 without Landlock) must be above every target of
+// spec: ApplyFdTable would clobber them.
+[[noreturn]] void RunCommand(const PreparedSandbox::Impl& sandbox, const ExecView& spec,
+                             int report_fd, int landlock_fd) noexcept;
 
 // Drops every capability for good. Returns false with errno set.
 bool DropCapabilities(int cap_last) noexcept;
 
 // Without a sandbox: fd table → signals → process setup → exec.
-[[noreturn]] void RunPlain(const ExecSpec& spec, int report_fd) noexcept;
+[[noreturn]] void RunPlain(const ExecView& spec, int report_fd) noexcept;
 
 // Without a sandbox, for supervise::SpawnPlain and Launch: RunPlain(spec, report_fd) in a child
 // of CloneVfork (with CLONE_PIDFD; *pidfd stays -1 on a kernel that ignores the flag) on a
 // ChildStack allocated here and unmapped once the child has exec'd. Returns the pid, or -1 with
 // errno set. report_fd must be above every target of spec (ApplyFdTable would clobber it).
-pid_t SpawnPlain(const ExecSpec& spec, int report_fd, int* pidfd) noexcept;
+pid_t SpawnPlain(const ExecView& spec, int report_fd, int* pidfd) noexcept;
+inline pid_t SpawnPlain(const ExecSpec& spec, int report_fd, int* pidfd) noexcept {
+  const ExecView view = spec.View();  // read by the child before SpawnPlain returns
+  return SpawnPlain(view, report_fd, pidfd);
+}
 
 }  // namespace jitsec::sandbox::child

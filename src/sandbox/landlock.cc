@@ -129,9 +129,11 @@ bool AddLandlockRule(const LandlockRuleset& rs, int dir_fd, uint64_t access) noe
   return AddRule(rs.fd.get(), dir_fd, MaskForFd(access, dir_fd, rs.abi)) == 0;
 }
 
-bool ApplyLandlock(const LandlockRuleset& rs) noexcept {
-  if (rs.abi == 0) return true;
-  return ::syscall(ll::kSysRestrictSelf, rs.fd.get(), 0U) == 0;
+bool ApplyLandlock(const LandlockRuleset& rs) noexcept { return ApplyLandlock(rs.abi, rs.fd.get()); }
+
+bool ApplyLandlock(int abi, int ruleset_fd) noexcept {
+  if (abi == 0) return true;
+  return ::syscall(ll::kSysRestrictSelf, ruleset_fd, 0U) == 0;
 }
 
 }  // namespace child

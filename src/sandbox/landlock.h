@@ -60,6 +60,9 @@ bool AddLandlockRule(const LandlockRuleset& rs, int dir_fd, uint64_t access) noe
 // Returns false with errno set; true without doing anything when rs.abi == 0.
 // Async-signal-safe.
 bool ApplyLandlock(const LandlockRuleset& rs) noexcept;
+// The same with the ruleset at another descriptor (the init raises it above the command's
+// descriptor targets).
+bool ApplyLandlock(int abi, int ruleset_fd) noexcept;
 
 }  // namespace child
 }  // namespace jitsec::sandbox

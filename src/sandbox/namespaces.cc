@@ -4,6 +4,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "sandbox/child_apply.h"
+#include "sandbox/exec_message.h"
 #include "sandbox/landlock_abi.h"
 #include "sandbox/prepared.h"
 
@@ -58,10 +60,9 @@ Error ReportToError(const ChildReport& r, const ExecSpec& spec) {
 }
 
 // After the report pipe's write ends are all gone: EOF means exec, a record means failure.
-Result<Launched> Finish(pid_t pid, UniqueFd pidfd, UniqueFd report_read, const ExecSpec& spec,
-                        UniqueFd status = UniqueFd()) {
+Result<Launched> Finish(pid_t pid, UniqueFd pidfd, UniqueFd report_read, const ExecSpec& spec) {
   ChildReport r = ReadChildReport(report_read.get());
-  if (r.step == ChildStep::kNone) return Launched{pid, std::move(pidfd), std::move(status)};
+  if (r.step == ChildStep::kNone) return Launched{pid, std::move(pidfd), UniqueFd()};
   while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
   }
   return Fail(ReportToError(r, spec));
@@ -141,18 +142,57 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
   return PreparedSandbox(std::move(impl));
 }
 
-Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
-  if (spec.argv_ptrs() == nullptr || spec.envp_ptrs() == nullptr) {
-    return Fail(ErrorCode::kInternal, "launch: the exec spec was not finalised");
-  }
-  const PreparedSandbox::Impl& sb = sandbox.impl();
-  if (!sb.plan.enabled) return LaunchPlain(spec);
+Starting::Starting(Starting&& other) noexcept
+    : pid_(other.pid_),
+      pidfd_(std::move(other.pidfd_)),
+      control_(std::move(other.control_)),
+      report_(std::move(other.report_)),
+      status_(std::move(other.status_)) {
+  other.pid_ = -1;
+}
 
-  // Inside the PID namespace the command's parent is the init, pid 1.
-  ExecSpec command = spec;
-  command.parent_pid = 1;
+Starting& Starting::operator=(Starting&& other) noexcept {
+  if (this != &other) {
+    Abandon();
+    pid_ = other.pid_;
+    pidfd_ = std::move(other.pidfd_);
+    control_ = std::move(other.control_);
+    report_ = std::move(other.report_);
+    status_ = std::move(other.status_);
+    other.pid_ = -1;
+  }
+  return *this;
+}
+
+void Starting::Abandon() noexcept {
+  if (pid_ <= 0) return;
+  int saved = errno;
+  control_.reset();  // an init waiting for its command exits on EOF
+  if (pidfd_) {
+    (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0U);
+  } else {
+    (void)::kill(pid_, SIGKILL);
+  }
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  pidfd_.reset();
+  report_.reset();
+  status_.reset();
+  errno = saved;
+}
+
+Result<Starting> Start(const PreparedSandbox& sandbox) {
+  const PreparedSandbox::Impl& sb = sandbox.impl();
+  if (!sb.plan.enabled) return Fail(ErrorCode::kInternal, "sandbox::Start without a sandbox");
+
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at socketpair");
+  }
+  UniqueFd control(sv[0]);
+  UniqueFd init_control(sv[1]);
   JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
-  JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
   JITSEC_ASSIGN_OR_RETURN(Pipe status, MakePipe("status"));
   std::vector<int> scratch(sb.source_count + 1, -1);
   // The init starts the command on this stack (CloneVfork): mapped here, inherited by the init.
@@ -161,7 +201,7 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
 
   child::InitArgs args;
   args.sandbox = &sb;
-  args.command = &command;
+  args.control_fd = init_control.get();
   args.report_fd = report.write.get();
   args.status_fd = status.write.get();
   args.scratch = scratch.data();
@@ -170,8 +210,8 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   args.uid_map = child::FormatIdMapLine(::geteuid());
   args.gid_map = child::FormatIdMapLine(::getegid());
 
-  uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (sb.plan.network == policy::Network::kNone) flags |= CLONE_NEWNET;
+  // The init unshares the network namespace itself (network none), off jitsec's path.
+  const uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   int pidfd_raw = -1;
   pid_t pid = CloneWithPidfd(flags, &pidfd_raw);
   if (pid < 0) {
@@ -180,13 +220,44 @@ Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
   if (pid == 0) {
     ::close(report.read.get());  // jitsec's alone: the init sees jitsec's death as no reader
     ::close(status.read.get());
+    ::close(control.get());
     child::RunInit(args);
   }
-  UniqueFd pidfd(pidfd_raw);
-  report.write.reset();
-  status.write.reset();
-  stack.reset();  // jitsec's copy; the init has its own
-  return Finish(pid, std::move(pidfd), std::move(report.read), spec, std::move(status.read));
+  Starting s;
+  s.pid_ = pid;
+  s.pidfd_.reset(pidfd_raw);
+  s.control_ = std::move(control);
+  s.report_ = std::move(report.read);
+  s.status_ = std::move(status.read);
+  return s;  // the write ends, the init's socket end and jitsec's copy of the stack go here
+}
+
+Result<Launched> Launch(Starting starting, const ExecSpec& spec) {
+  if (spec.argv_ptrs() == nullptr || spec.envp_ptrs() == nullptr) {
+    return Fail(ErrorCode::kInternal, "launch: the exec spec was not finalised");
+  }
+  if (!starting) return Fail(ErrorCode::kInternal, "launch: no sandbox init");
+  Status sent = SendCommand(starting.control_.get(), spec);
+  starting.control_.reset();
+  ChildReport r = ReadChildReport(starting.report_.get());
+  if (r.step == ChildStep::kNone && sent) {
+    Launched l{starting.pid_, std::move(starting.pidfd_), std::move(starting.status_)};
+    starting.pid_ = -1;
+    return l;
+  }
+  // The init reported (and exited), or took no command: its report says why, if it made one.
+  Error e = r.step != ChildStep::kNone ? ReportToError(r, spec) : std::move(sent).error();
+  starting.Abandon();
+  return Fail(std::move(e));
+}
+
+Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec) {
+  if (spec.argv_ptrs() == nullptr || spec.envp_ptrs() == nullptr) {
+    return Fail(ErrorCode::kInternal, "launch: the exec spec was not finalised");
+  }
+  if (!sandbox.impl().plan.enabled) return LaunchPlain(spec);
+  JITSEC_ASSIGN_OR_RETURN(Starting starting, Start(sandbox));
+  return Launch(std::move(starting), spec);
 }
 
 }  // namespace jitsec::sandbox

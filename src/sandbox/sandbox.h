@@ -19,11 +19,15 @@
 
 namespace jitsec::sandbox {
 
-// Design (implemented in namespaces.cc, child_apply.cc, mount_plan.cc):
-//  - Launch: report pipe (O_CLOEXEC, raised above every fd target) and status pipe, a stack
-//    for the command (mapped here, inherited by the init); clone3 with CLONE_PIDFD and
-//    CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS (+NEWNET unless network host), clone() when clone3
-//    is ENOSYS; then reads the report pipe: EOF = the command exec'd.
+// Design (implemented in namespaces.cc, child_apply.cc, mount_plan.cc, exec_message.cc):
+//  - Start (as soon as the policy has decided, before anything is issued): a socketpair for
+//    the command, report pipe (O_CLOEXEC) and status pipe, a stack for the command (mapped
+//    here, inherited by the init); clone3 with CLONE_PIDFD and
+//    CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS, clone() when clone3 is ENOSYS; the init unshares
+//    NEWNET itself (unless network host). The kernel's namespace and mount work then runs while
+//    jitsec issues.
+//  - Launch: the command (descriptors by SCM_RIGHTS, argv, envp, cwd) on the socket, then
+//    reads the report pipe: EOF = the command exec'd.
 //  - The init (pid 1, no exec): PDEATHSIG(SIGKILL) (exits if jitsec is already gone), setsid,
 //    writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids; dumpable
 //    only while it opens them), builds the root, sets hostname and loopback, starts the command
@@ -44,7 +48,8 @@ namespace jitsec::sandbox {
 //    frozen (see mount_plan.h): no host side effect, at the cost of not being able to create
 //    entries directly in that ancestor during the run (Prepare logs a warning).
 //    `file: {path}`: memfds cannot be bind-mounted, so the init copies the content into a
-//    0400 file on a private staging tmpfs and binds it read-only (mount_plan.h, kMirror).
+//    0400 file on a private staging tmpfs and binds it read-only (mount_plan.h, kMirror). These
+//    come last, once the command's descriptors have arrived (a file covers nothing below it).
 //    Plan paths that go through a symbolic link inside a writable tree are refused.
 //  - The command: fd table, signals, setsid/pdeathsig/cwd, no_new_privs, capabilities dropped
 //    (locked securebits NOROOT|NO_SETUID_FIXUP, bounding set, ambient, capset), Landlock (with
@@ -130,14 +135,49 @@ struct Launched {
   UniqueFd status;
 };
 
-// Clones the namespace init (user, mount, PID, net, IPC, UTS) with CLONE_PIDFD and waits on the
-// report pipe until the command has exec'd. The init maps its own uid/gid, sets up mounts,
-// starts the command (which applies no_new_privs, Landlock and seccomp, then execs spec),
+// A namespace init started ahead of its command: it builds the sandbox (namespaces, id maps,
+// the new root, /dev, /proc, loopback) while jitsec issues the credentials, then waits for the
+// command on a private socket. Move-only; destroyed before Launch, it closes the socket (the
+// init exits) and kills and reaps the init. The init holds no secret: it was cloned before any
+// was issued, and it gets only the command's descriptors and environment.
+class Starting {
+ public:
+  Starting() = default;
+  Starting(const Starting&) = delete;
+  Starting& operator=(const Starting&) = delete;
+  Starting(Starting&& other) noexcept;
+  Starting& operator=(Starting&& other) noexcept;
+  ~Starting() { Abandon(); }
+  pid_t pid() const { return pid_; }
+  explicit operator bool() const { return pid_ > 0; }
+
+ private:
+  friend Result<Starting> Start(const PreparedSandbox& sandbox);
+  friend Result<Launched> Launch(Starting starting, const ExecSpec& spec);
+  void Abandon() noexcept;
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+  UniqueFd control_;  // jitsec's end of the socketpair
+  UniqueFd report_;   // read end of the report pipe: a ChildReport, or EOF once the command exec'd
+  UniqueFd status_;   // read end of the status pipe (Launched::status)
+};
+
+// Clones the namespace init (user, mount, PID, IPC, UTS; it makes the net namespace itself
+// unless network host) with CLONE_PIDFD (clone3; clone when the kernel has no clone3). The init maps its own uid/gid and
+// sets up the mounts on its own (child_apply.h, RunInit). Errors: kChildSetup naming the step.
+[[nodiscard]] Result<Starting> Start(const PreparedSandbox& sandbox);
+
+// Sends the command (spec, finalised) to the init and waits on the report pipe until it has
+// exec'd. The init attaches the secret files, pivots into the new root, starts the command
+// (which applies no_new_privs, drops capabilities, Landlock and seccomp, then execs spec),
 // forwards signals it receives to the command, reaps, kills everything left when the command
 // exits, reports the command's status on Launched::status and exits with it (128+N for a
-// signal).
-// Errors: kCommandNotFound / kCommandNotExecutable for exec failures, kChildSetup naming the
-// step and errno for everything else.
+// signal). Errors: kCommandNotFound / kCommandNotExecutable for exec failures, kChildSetup
+// naming the step and errno for everything else (a failure of the init's setup in Start is
+// reported here).
+[[nodiscard]] Result<Launched> Launch(Starting starting, const ExecSpec& spec);
+
+// Start, then Launch. Without a sandbox (plan disabled) the command is started directly.
 [[nodiscard]] Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec);
 
 }  // namespace jitsec::sandbox

@@ -1,0 +1,294 @@
+// The init started before issuance (sandbox::Start) and the command message it waits for
+// (exec_message.h): the message round trip with descriptors, strings and an environment larger
+// than a socket buffer; malformed, truncated and absent messages; an init abandoned before its
+// command (killed and reaped, nothing run); an init that has finished its setup long before the
+// command arrives; a setup failure that happened while jitsec was issuing, reported at Launch.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "base/exec_spec.h"
+#include "sandbox/exec_message.h"
+#include "sandbox/sandbox.h"
+#include "support/support.h"
+
+namespace jitsec::sandbox {
+namespace {
+namespace fs = std::filesystem;
+using ::jitsec::testing::Feature;
+using ::jitsec::testing::ScopedTempDir;
+using ::jitsec::testing::WriteTextFile;
+
+struct SocketPair {
+  int a = -1;
+  int b = -1;
+  SocketPair() {
+    int sv[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    a = sv[0];
+    b = sv[1];
+  }
+  ~SocketPair() {
+    if (a >= 0) ::close(a);
+    if (b >= 0) ::close(b);
+  }
+};
+
+ino_t Inode(int fd) {
+  struct stat st {};
+  EXPECT_EQ(::fstat(fd, &st), 0);
+  return st.st_ino;
+}
+
+TEST(CommandMessageTest, RoundTripCarriesDescriptorsStringsAndALargeEnvironment) {
+  SocketPair sp;
+  int p1[2];
+  int p2[2];
+  ASSERT_EQ(::pipe2(p1, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(p2, O_CLOEXEC), 0);
+  ExecSpec spec;
+  spec.path = "/usr/bin/env";
+  spec.argv = {"env", "", "arg with spaces", "\xc3\xa9t\xc3\xa9"};
+  // About 1 MiB of environment: more than a socket buffer, so the send and the receive overlap.
+  for (int i = 0; i < 1000; ++i) spec.envp.push_back("V" + std::to_string(i) + "=" + std::string(1000, char('a' + i % 26)));
+  spec.fds = {{p1[0], 0}, {p2[1], 1}, {p2[1], 2}, {p1[1], 9}};
+  spec.cwd = "/tmp";
+  spec.new_session = false;
+  spec.controlling_tty_target = 1;
+  spec.parent_pid = 1;
+  spec.Finalize();
+
+  Status sent = Ok();
+  std::thread sender([&] { sent = SendCommand(sp.a, spec); });
+  ExecView v;
+  EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kCommand) << std::strerror(errno);
+  sender.join();
+  ASSERT_TRUE(sent) << sent.error().message();
+
+  EXPECT_STREQ(v.path, "/usr/bin/env");
+  EXPECT_STREQ(v.cwd, "/tmp");
+  EXPECT_FALSE(v.new_session);
+  EXPECT_EQ(v.controlling_tty_target, 1);
+  EXPECT_EQ(v.parent_pid, 1);
+  std::vector<std::string> argv;
+  for (char* const* a = v.argv; *a != nullptr; ++a) argv.emplace_back(*a);
+  EXPECT_EQ(argv, spec.argv);
+  std::vector<std::string> envp;
+  for (char* const* e = v.envp; *e != nullptr; ++e) envp.emplace_back(*e);
+  EXPECT_EQ(envp, spec.envp);
+  ASSERT_EQ(v.fd_count, 4U);
+  EXPECT_EQ(v.max_target_fd(), 9);
+  ASSERT_NE(v.fd_scratch, nullptr);
+  const int expect_target[] = {0, 1, 2, 9};
+  const int expect_same[] = {p1[0], p2[1], p2[1], p1[1]};
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(v.fds[i].target, expect_target[i]);
+    // A new descriptor for the same pipe, close-on-exec.
+    EXPECT_NE(v.fds[i].source, expect_same[i]);
+    EXPECT_EQ(Inode(v.fds[i].source), Inode(expect_same[i]));
+    EXPECT_EQ(::fcntl(v.fds[i].source, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  }
+  for (size_t i = 0; i < 4; ++i) ::close(v.fds[i].source);
+  for (int fd : {p1[0], p1[1], p2[0], p2[1]}) ::close(fd);
+}
+
+TEST(CommandMessageTest, ClosedSocketIsNoCommand) {
+  SocketPair sp;
+  ::close(sp.a);
+  sp.a = -1;
+  ExecView v;
+  EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kClosed);
+}
+
+TEST(CommandMessageTest, MalformedAndTruncatedMessagesAreErrors) {
+  {
+    SocketPair sp;
+    CommandHeader h;  // magic 0
+    h.argc = 1;
+    h.body_bytes = 8;
+    ASSERT_EQ(::write(sp.a, &h, sizeof h), ssize_t(sizeof h));
+    ExecView v;
+    errno = 0;
+    EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kError);
+    EXPECT_EQ(errno, EINVAL);
+  }
+  {
+    // A valid command cut short: the header and half the body, then the sender is gone.
+    SocketPair sp;
+    ExecSpec spec;
+    spec.path = "/bin/true";
+    spec.argv = {"true"};
+    spec.envp = {"A=" + std::string(100, 'x')};
+    spec.Finalize();
+    SocketPair relay;  // captures the message, to forward part of it
+    ASSERT_TRUE(SendCommand(relay.a, spec));
+    char buf[4096];
+    ssize_t n = ::read(relay.b, buf, sizeof buf);
+    ASSERT_GT(n, ssize_t(sizeof(CommandHeader)));
+    ASSERT_EQ(::write(sp.a, buf, size_t(n) - 20), n - 20);
+    ::close(sp.a);
+    sp.a = -1;
+    ExecView v;
+    errno = 0;
+    EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kError);
+    EXPECT_EQ(errno, EPIPE);
+  }
+  {
+    // Strings that do not add up to the counts in the header.
+    SocketPair sp;
+    std::string body = "/bin/true";
+    body.push_back('\0');
+    body += "/";  // cwd without its NUL, and no argv at all
+    CommandHeader h;
+    h.magic = 0x4a584543;
+    h.argc = 1;
+    h.body_bytes = uint32_t(body.size());
+    ASSERT_EQ(::write(sp.a, &h, sizeof h), ssize_t(sizeof h));
+    ASSERT_EQ(::write(sp.a, body.data(), body.size()), ssize_t(body.size()));
+    ExecView v;
+    errno = 0;
+    EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kError);
+    EXPECT_EQ(errno, EINVAL);
+  }
+}
+
+TEST(CommandMessageTest, TooManyDescriptorsAreRefusedBySender) {
+  SocketPair sp;
+  ExecSpec spec;
+  spec.path = "/bin/true";
+  spec.argv = {"true"};
+  for (int i = 0; i < int(kMaxCommandFds) + 1; ++i) spec.fds.push_back({0, i});
+  spec.Finalize();
+  Status st = SendCommand(sp.a, spec);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
+}
+
+const KernelFeatures& Kernel() {
+  static const KernelFeatures k = *ProbeKernel("");
+  return k;
+}
+
+struct Workspace {
+  ScopedTempDir tmp;
+  fs::path ws = tmp / "ws";
+  policy::SandboxConfig config;
+  PlanInputs inputs;
+  Workspace() {
+    fs::create_directories(ws / ".git" / "hooks");
+    WriteTextFile(ws / ".git" / "config", "", 0644);
+    config.write = {"."};
+    inputs.workspace = ws;
+    inputs.home = tmp.path();
+    ::chmod(tmp.path().c_str(), 0755);
+  }
+  Result<PreparedSandbox> Prepared() const {
+    JITSEC_ASSIGN_OR_RETURN(SandboxPlan plan, BuildPlan(config, inputs, Kernel()));
+    return Prepare(plan, Kernel());
+  }
+};
+
+bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+TEST(SandboxStartTest, InitAbandonedBeforeItsCommandIsKilledAndReaped) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  Workspace w;
+  auto prepared = w.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  pid_t pid = -1;
+  {
+    auto started = Start(*prepared);
+    ASSERT_TRUE(started) << started.error().message();
+    pid = started->pid();
+    ASSERT_GT(pid, 0);
+    EXPECT_TRUE(Alive(pid));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it reach its wait
+  }
+  // Reaped by the destructor: no such process, no zombie child left.
+  EXPECT_FALSE(Alive(pid));
+  EXPECT_EQ(errno, ESRCH);
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+// The init finished its setup long ago and waits; the command still runs, in the sandbox.
+TEST(SandboxStartTest, CommandSentLongAfterStartRunsInTheSandbox) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  Workspace w;
+  auto prepared = w.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  auto started = Start(*prepared);
+  ASSERT_TRUE(started) << started.error().message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ExecSpec spec;
+  spec.path = "/bin/sh";
+  spec.argv = {"sh", "-c", "hostname; echo $$; touch ran && echo wrote"};
+  spec.envp = {"PATH=/usr/bin:/bin"};
+  spec.fds = {{null_fd, 0}, {p[1], 1}, {p[1], 2}};
+  spec.cwd = w.ws.string();
+  spec.Finalize();
+  auto launched = Launch(std::move(*started), spec);
+  ::close(p[1]);
+  ::close(null_fd);
+  ASSERT_TRUE(launched) << launched.error().message();
+  std::string out;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(p[0], buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+  ::close(p[0]);
+  int st = 0;
+  ASSERT_EQ(::waitpid(launched->pid, &st, 0), launched->pid);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
+  EXPECT_EQ(out, "jitsec\n2\nwrote\n");  // the command is pid 2, the init pid 1
+  EXPECT_TRUE(fs::exists(w.ws / "ran"));
+}
+
+// A setup step that fails while jitsec is busy issuing is reported when the command is sent,
+// with its step, and the init is reaped.
+TEST(SandboxStartTest, SetupFailureDuringIssuanceIsReportedAtLaunch) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  Workspace w;
+  fs::path tree = w.tmp / "tree";
+  fs::create_directories(tree);
+  w.config.read = {tree.string()};
+  auto prepared = w.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  // Gone between Prepare and the init's clone of it: the mounts step fails in the init.
+  fs::remove(tree);
+  auto started = Start(*prepared);
+  ASSERT_TRUE(started) << started.error().message();
+  pid_t pid = started->pid();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  ExecSpec spec;
+  spec.path = "/bin/true";
+  spec.argv = {"true"};
+  spec.fds = {{null_fd, 0}, {null_fd, 1}, {null_fd, 2}};
+  spec.Finalize();
+  auto launched = Launch(std::move(*started), spec);
+  ::close(null_fd);
+  ASSERT_FALSE(launched);
+  EXPECT_EQ(launched.error().code(), ErrorCode::kChildSetup);
+  EXPECT_EQ(launched.error().message(), "sandbox setup failed at mounts: No such file or directory");
+  EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD);
+}
+
+}  // namespace
+}  // namespace jitsec::sandbox
