@@ -36,6 +36,18 @@ void WipeVector(std::vector<T>& v) {
 
 uint64_t RoundUp(uint64_t x, uint64_t step) { return (x + step - 1) / step * step; }
 
+// The two kinds of output the matcher produces, for either sink: bytes that stay where they are
+// until the caller's next Feed (the input, the replacement), and bytes of the held buffer, which
+// SaveHeld overwrites before Feed returns.
+void AppendStable(std::string& out, const char* p, size_t n) { out.append(p, n); }
+void AppendHeld(std::string& out, const char* p, size_t n) { out.append(p, n); }
+void AppendStable(OutputSpans& out, const char* p, size_t n) {
+  out.AppendRef(std::string_view(p, n));
+}
+void AppendHeld(OutputSpans& out, const char* p, size_t n) {
+  out.AppendCopy(std::string_view(p, n));
+}
+
 }  // namespace
 
 class PatternSet {
@@ -267,15 +279,18 @@ struct Redactor::State {
     if (held) explicit_bzero(held.get(), held_cap);
   }
 
-  void EmitRaw(uint64_t from, uint64_t to, std::string& out) const {
+  template <class Out>
+  void EmitRaw(uint64_t from, uint64_t to, Out& out) const {
     if (from >= to) return;
     if (from < in_base) {
       const uint64_t held_base = in_base - held_len;
       const uint64_t stop = std::min(to, in_base);
-      out.append(held.get() + (from - held_base), stop - from);
+      AppendHeld(out, held.get() + (from - held_base), stop - from);
       from = stop;
     }
-    if (from < to) out.append(reinterpret_cast<const char*>(in) + (from - in_base), to - from);
+    if (from < to) {
+      AppendStable(out, reinterpret_cast<const char*>(in) + (from - in_base), to - from);
+    }
   }
 
   void AddMark(uint64_t start, uint64_t end) {
@@ -293,7 +308,8 @@ struct Redactor::State {
   // Emits everything before `safe` (no match can start there any more) and every marked run
   // that starts at or before it (it cannot grow backwards; growing forwards merges through
   // prev_was_mask).
-  void Resolve(uint64_t safe, std::string& out) {
+  template <class Out>
+  void Resolve(uint64_t safe, Out& out) {
     while (marks_head < marks.size()) {
       const Interval iv = marks[marks_head];
       if (iv.start > std::max(safe, resolved)) break;
@@ -302,7 +318,7 @@ struct Redactor::State {
         prev_was_mask = false;
       }
       if (!prev_was_mask) {
-        out += set->replacement_;
+        AppendStable(out, set->replacement_.data(), set->replacement_.size());
         prev_was_mask = true;
       }
       resolved = iv.end;
@@ -342,7 +358,8 @@ struct Redactor::State {
     return true;
   }
 
-  void Scan(std::string& out) {
+  template <class Out>
+  void Scan(Out& out) {
     const PatternSet& ps = *set;
     const uint64_t stride = ps.stride_;
     while (pos < in_end) {
@@ -423,9 +440,10 @@ Redactor::~Redactor() = default;
 Redactor::Redactor(Redactor&&) noexcept = default;
 Redactor& Redactor::operator=(Redactor&&) noexcept = default;
 
-void Redactor::Feed(std::string_view in, std::string& out) {
+template <class Out>
+void Redactor::FeedTo(std::string_view in, Out& out) {
   if (!state_ || !state_->set || state_->set->pattern_count_ == 0) {
-    out.append(in);
+    AppendStable(out, in.data(), in.size());
     return;
   }
   State& st = *state_;
@@ -437,7 +455,8 @@ void Redactor::Feed(std::string_view in, std::string& out) {
   st.SaveHeld();
 }
 
-void Redactor::Finish(std::string& out) {
+template <class Out>
+void Redactor::FinishTo(Out& out) {
   if (!state_ || !state_->set || state_->set->pattern_count_ == 0) return;
   State& st = *state_;
   st.in = nullptr;
@@ -446,6 +465,60 @@ void Redactor::Finish(std::string& out) {
   st.SaveHeld();
   st.node = 0;
   st.prev_was_mask = false;
+}
+
+void Redactor::Feed(std::string_view in, std::string& out) { FeedTo(in, out); }
+void Redactor::Feed(std::string_view in, OutputSpans& out) { FeedTo(in, out); }
+void Redactor::Finish(std::string& out) { FinishTo(out); }
+void Redactor::Finish(OutputSpans& out) { FinishTo(out); }
+
+OutputSpans::~OutputSpans() {
+  if (!own_.empty()) explicit_bzero(own_.data(), own_.size());
+}
+
+void OutputSpans::clear() {
+  pieces_.clear();
+  // The copies are output already passed on (masked where needed); still not left lying around.
+  if (!own_.empty()) explicit_bzero(own_.data(), own_.size());
+  own_.clear();
+  bytes_ = 0;
+}
+
+void OutputSpans::AppendRef(std::string_view bytes) {
+  if (bytes.empty()) return;
+  bytes_ += bytes.size();
+  if (!pieces_.empty()) {
+    Piece& last = pieces_.back();
+    if (last.ref != nullptr && last.ref + last.size == bytes.data()) {
+      last.size += bytes.size();  // a run of the input continued (e.g. across a resolved mark)
+      return;
+    }
+  }
+  pieces_.push_back({bytes.data(), 0, bytes.size()});
+}
+
+void OutputSpans::AppendCopy(std::string_view bytes) {
+  if (bytes.empty()) return;
+  bytes_ += bytes.size();
+  if (!pieces_.empty() && pieces_.back().ref == nullptr) {
+    pieces_.back().size += bytes.size();  // copies are contiguous in own_
+  } else {
+    pieces_.push_back({nullptr, own_.size(), bytes.size()});
+  }
+  own_.append(bytes);
+}
+
+std::string_view OutputSpans::span(size_t i) const {
+  const Piece& p = pieces_[i];
+  if (p.ref != nullptr) return std::string_view(p.ref, p.size);
+  return std::string_view(own_.data() + p.offset, p.size);
+}
+
+std::string OutputSpans::ToString() const {
+  std::string s;
+  s.reserve(bytes_);
+  for (size_t i = 0; i < pieces_.size(); ++i) s.append(span(i));
+  return s;
 }
 
 size_t Redactor::held_bytes() const { return state_ ? state_->held_len : 0; }

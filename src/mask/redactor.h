@@ -54,6 +54,38 @@ size_t SkippedSecretCount(const PatternSet& set);
 // the final partial base64 character when other bytes follow the value (<= 4 bits).
 std::vector<SecretBytes> ExpandSecret(std::string_view value, const Options& options = {});
 
+// Output of Feed as a list of spans instead of one copy, for a relay that writes them with
+// writev: runs of the input passed on unchanged (and the replacement) are referenced, so they
+// must stay unchanged until the spans are written; bytes released from the held buffer are
+// copied into this object. Reused from Feed to Feed (no allocation once its vectors have
+// grown); its copies are wiped when it is cleared or destroyed.
+class OutputSpans {
+ public:
+  OutputSpans() = default;
+  ~OutputSpans();
+  OutputSpans(const OutputSpans&) = delete;
+  OutputSpans& operator=(const OutputSpans&) = delete;
+
+  void clear();
+  size_t size() const { return bytes_; }  // bytes in all spans
+  size_t span_count() const { return pieces_.size(); }
+  std::string_view span(size_t i) const;  // valid until the next Append or clear
+  std::string ToString() const;
+
+  void AppendRef(std::string_view bytes);   // referenced: must outlive the use of the spans
+  void AppendCopy(std::string_view bytes);  // copied
+
+ private:
+  struct Piece {
+    const char* ref;  // nullptr: the bytes are own_[offset, offset + size)
+    size_t offset;
+    size_t size;
+  };
+  std::vector<Piece> pieces_;
+  std::string own_;
+  size_t bytes_ = 0;
+};
+
 // One output stream's state (stdout and stderr each have their own).
 class Redactor {
  public:
@@ -66,13 +98,21 @@ class Redactor {
   // occurrence of a pattern becomes the replacement, overlapping and adjacent occurrences
   // become one replacement. At most MaxPatternLength-1 bytes stay held afterwards.
   void Feed(std::string_view in, std::string& out);
+  // The same output as spans: runs of `in` are referenced, not copied (see OutputSpans).
+  void Feed(std::string_view in, OutputSpans& out);
   // End of stream: emits what is held (masked as needed). The Redactor can then start a new
   // stream.
   void Finish(std::string& out);
+  void Finish(OutputSpans& out);
   // Bytes of the output received but not yet emitted (a possible secret prefix).
   size_t held_bytes() const;
 
  private:
+  template <class Out>
+  void FeedTo(std::string_view in, Out& out);
+  template <class Out>
+  void FinishTo(Out& out);
+
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -61,22 +61,42 @@ Fixture Make(const std::vector<std::string>& values, const Options& options = {}
 }
 
 // Feeds `text` in the given chunk sizes (the rest in one piece), checking the hold bound.
+// Every chunk also goes through a second Redactor that emits OutputSpans (the relay's form),
+// from a copy of the chunk that is overwritten once its spans are read, as the relay reuses
+// its read buffer; both outputs must be the same.
 std::string RunChunks(const std::shared_ptr<const PatternSet>& set, std::string_view text,
                       const std::vector<size_t>& sizes) {
   Redactor r(set);
+  Redactor by_spans(set);
+  OutputSpans spans;
   std::string out;
+  std::string out_by_spans;
+  std::string buffer;
+  auto feed = [&](std::string_view chunk) {
+    r.Feed(chunk, out);
+    buffer.assign(chunk);
+    spans.clear();
+    by_spans.Feed(buffer, spans);
+    out_by_spans += spans.ToString();
+    EXPECT_EQ(by_spans.held_bytes(), r.held_bytes());
+    std::fill(buffer.begin(), buffer.end(), '#');
+  };
   size_t at = 0;
   const size_t bound = MaxPatternLength(*set) == 0 ? 0 : MaxPatternLength(*set) - 1;
   for (size_t n : sizes) {
     n = std::min(n, text.size() - at);
-    r.Feed(text.substr(at, n), out);
+    feed(text.substr(at, n));
     at += n;
     EXPECT_LE(r.held_bytes(), bound);
   }
-  r.Feed(text.substr(at), out);
+  feed(text.substr(at));
   EXPECT_LE(r.held_bytes(), bound);
   r.Finish(out);
   EXPECT_EQ(r.held_bytes(), 0u);
+  spans.clear();
+  by_spans.Finish(spans);
+  out_by_spans += spans.ToString();
+  EXPECT_EQ(out_by_spans, out);
   return out;
 }
 
@@ -117,6 +137,31 @@ TEST(RedactorTest, PassesTextWithoutSecretsThroughUnchanged) {
     EXPECT_EQ(OneShot(f.set, text), text);
     EXPECT_EQ(RunChunks(f.set, text, std::vector<size_t>(text.size(), 1)), text);
   }
+}
+
+TEST(RedactorTest, SpansReferenceTheInputInsteadOfCopyingIt) {
+  Fixture f = Make({"hunter2-Password!"});
+  Redactor r(f.set);
+  OutputSpans spans;
+  const std::string clean = "nothing to see here, just a log line\n";
+  r.Feed(clean, spans);
+  ASSERT_EQ(spans.span_count(), 1u);
+  EXPECT_EQ(spans.span(0).data(), clean.data());  // written from the read buffer itself
+  EXPECT_EQ(spans.ToString(), clean);
+  // A secret in the middle: input run, replacement, input run; a held prefix at the end is
+  // not in the output yet and comes out (copied) with the next Feed.
+  const std::string mixed = "a hunter2-Password! b hunter2-Pass";
+  spans.clear();
+  r.Feed(mixed, spans);
+  EXPECT_EQ(spans.ToString(), "a *** b ");
+  EXPECT_EQ(spans.size(), 8u);
+  EXPECT_EQ(spans.span(0).data(), mixed.data());
+  spans.clear();
+  r.Feed("port\n", spans);
+  EXPECT_EQ(spans.ToString(), "hunter2-Passport\n");
+  spans.clear();
+  r.Finish(spans);
+  EXPECT_EQ(spans.size(), 0u);
 }
 
 TEST(RedactorTest, HoldsPossiblePrefixUntilTheNextBytesRuleItOut) {
