@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,15 +33,49 @@ struct Stream {
   int fd = -1;
   int out = -1;
   std::unique_ptr<mask::Redactor> redactor;
-  std::string buf;
+  mask::OutputSpans spans;  // the redactor's output: mostly runs of the read buffer itself
   bool open() const { return fd >= 0; }
 };
 
+// Writes the spans in order, up to kIov of them per writev (a chunk full of secrets has many).
+Status WriteSpans(int fd, const mask::OutputSpans& spans) {
+  constexpr size_t kIov = 64;
+  struct iovec iov[kIov];
+  for (size_t i = 0; i < spans.span_count();) {
+    size_t n = 0;
+    for (; n < kIov && i < spans.span_count(); ++n, ++i) {
+      const std::string_view span = spans.span(i);
+      iov[n] = {const_cast<char*>(span.data()), span.size()};
+    }
+    struct iovec* v = iov;
+    while (n > 0) {
+      ssize_t put = ::writev(fd, v, int(n));
+      if (put < 0) {
+        if (errno == EINTR) continue;
+        return FailErrno(ErrorCode::kIo, "write command output");
+      }
+      auto left = size_t(put);
+      while (n > 0 && left >= v->iov_len) {
+        left -= v->iov_len;
+        ++v;
+        --n;
+      }
+      if (n > 0) {
+        v->iov_base = static_cast<char*>(v->iov_base) + left;
+        v->iov_len -= left;
+      }
+    }
+  }
+  return Ok();
+}
+
+// Masks `data` and writes it on before the caller reads into its buffer again: the unchanged
+// runs are written from `data` itself, not copied first.
 Status Relay(Stream& s, std::string_view data) {
   if (s.redactor) {
-    s.buf.clear();
-    s.redactor->Feed(data, s.buf);
-    return WriteAll(s.out, s.buf, "write command output");
+    s.spans.clear();
+    s.redactor->Feed(data, s.spans);
+    return WriteSpans(s.out, s.spans);
   }
   return WriteAll(s.out, data, "write command output");
 }
@@ -48,18 +83,20 @@ Status Relay(Stream& s, std::string_view data) {
 // Flushes what the redactor holds back and closes the stream.
 void FinishAndClose(Stream& s) {
   if (s.redactor) {
-    s.buf.clear();
-    s.redactor->Finish(s.buf);
-    (void)WriteAll(s.out, s.buf, "write command output");
+    s.spans.clear();
+    s.redactor->Finish(s.spans);
+    (void)WriteSpans(s.out, s.spans);
   }
   ::close(s.fd);
   s.fd = -1;
 }
 
+constexpr int kReadsPerWake = 8;
+
 // Reads what is available. Returns false at EOF or error (the stream is then closed and its
 // redactor flushed). *used: the most bytes of buf ever filled (what has to be wiped).
 bool Pump(Stream& s, char* buf, size_t size, size_t* used, bool drain) {
-  for (;;) {
+  for (int reads = 1;; ++reads) {
     ssize_t n = ::read(s.fd, buf, size);
     if (n > 0) {
       *used = std::max(*used, size_t(n));
@@ -68,8 +105,12 @@ bool Pump(Stream& s, char* buf, size_t size, size_t* used, bool drain) {
         s.redactor.reset();
         s.out = -1;
       }
-      if (!drain) return true;
-      continue;
+      if (drain) continue;
+      // A full buffer: the command is streaming, more is likely there. Read on without a poll
+      // round trip, but only a few times, so that signals and the other stream wait at most
+      // kReadsPerWake reads.
+      if (size_t(n) == size && reads < kReadsPerWake) continue;
+      return true;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return true;

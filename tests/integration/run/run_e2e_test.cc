@@ -2,6 +2,7 @@
 // checks of invariant 1, exit statuses, signals, refusals, audit verification.
 // These drive the built binary; tasks here disable the sandbox unless the test is about it,
 // so they prove the core independently of the kernel's sandbox features.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -217,6 +218,116 @@ TEST_F(RunE2ETest, OutputIsMaskedIncludingValuesSplitAcrossWrites) {
     if (rec.value("event", "") == "start" && rec.value("no_mask", false)) recorded = true;
   }
   EXPECT_TRUE(recorded);
+}
+
+// The relay reads whatever one write(2) delivered: here every byte of the value is its own
+// write, with a pause after it, so each read holds one byte and the match spans 34 reads.
+TEST_F(RunE2ETest, SecretWrittenByteByByteWithPausesIsMasked) {
+  SetSecret("tok", canary_);
+  for (bool sandboxed : {false, true}) {
+    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    WritePolicy(Policy("          - file: {env: F}\n", "",
+                       sandboxed ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n"));
+    auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
+                     "printf 'x'; n=$(wc -c < \"$F\"); i=0; while [ $i -lt $n ]; do "
+                     "dd if=\"$F\" bs=1 skip=$i count=1 status=none; sleep 0.01; i=$((i + 1)); "
+                     "done; printf 'y\\n'"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "x***y\n") << "sandboxed=" << sandboxed;
+    ExpectNoLeak(r);
+  }
+}
+
+// Output that keeps the relay's buffer full (it then reads again without polling in between):
+// the value lands at many offsets relative to the read boundaries, and everything else passes
+// byte for byte.
+TEST_F(RunE2ETest, LongStreamedOutputIsMaskedExactlyAcrossReadBoundaries) {
+  SetSecret("tok", canary_);
+  std::string filler;
+  for (int i = 0; filler.size() < 65536; ++i) {
+    filler += "log line " + std::to_string(i) + " status=ok\n";
+  }
+  filler.resize(65536);
+  WriteTextFile(workspace_ / "filler", filler);
+  constexpr int kPieces = 200;
+  std::string expected;
+  for (int i = 1; i <= kPieces; ++i) expected += filler.substr(0, size_t(i) * 7919 % 65536) + "***";
+  expected += "end\n";
+  for (bool sandboxed : {false, true}) {
+    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    WritePolicy(Policy("          - file: {env: F}\n", "",
+                       sandboxed ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n"));
+    auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
+                     "i=1; while [ $i -le " + std::to_string(kPieces) +
+                         " ]; do head -c $((i * 7919 % 65536)) filler; cat \"$F\"; "
+                         "i=$((i + 1)); done; echo end"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.size(), expected.size()) << "sandboxed=" << sandboxed;
+    EXPECT_TRUE(r.out == expected) << "sandboxed=" << sandboxed;
+    ExpectNoLeak(r);
+  }
+}
+
+// A command that never stops writing: the relay is always busy with output, and SIGTERM
+// still reaches the command (it traps it and exits 7), and the output stays masked.
+TEST_F(RunE2ETest, TerminationSignalIsForwardedDuringALongOutput) {
+  SetSecret("tok", canary_);
+  WriteTextFile(workspace_ / "filler", std::string(65536, 'x'));
+  for (bool sandboxed : {false, true}) {
+    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    WritePolicy(Policy("          - file: {env: F}\n", "",
+                       sandboxed ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n"));
+    ScopedTempDir d;
+    const fs::path err_path = d.path() / "stderr";
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    auto env = Env();
+    std::vector<std::string> envs;
+    for (auto& [k, v] : env) envs.push_back(k + "=" + v);
+    std::vector<char*> ep;
+    for (auto& e : envs) ep.push_back(e.data());
+    ep.push_back(nullptr);
+    const std::string script =
+        "trap 'echo got-TERM >&2; exit 7' TERM; while :; do cat filler; cat \"$F\"; done";
+    const char* argv[] = {JITSEC_BINARY, "run", "--task", "t", "--",
+                          "/bin/sh", "-c", script.c_str(), nullptr};
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      dup2(out[1], 1);
+      int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (err < 0 || dup2(err, 2) < 0 || chdir(workspace_.c_str()) != 0) _exit(98);
+      execve(JITSEC_BINARY, const_cast<char**>(argv), ep.data());
+      _exit(99);
+    }
+    close(out[1]);
+    // Read (never stop: jitsec must not block writing), signal after the first 4 MiB.
+    std::string all;
+    size_t total = 0;
+    bool signalled = false;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = read(out[0], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      all.append(buf, size_t(n));
+      total += size_t(n);
+      if (!signalled && total >= (4u << 20)) {
+        ASSERT_EQ(kill(pid, SIGTERM), 0);
+        signalled = true;
+      }
+    }
+    close(out[0]);
+    int st = 0;
+    ASSERT_EQ(waitpid(pid, &st, 0), pid);
+    EXPECT_TRUE(signalled) << "sandboxed=" << sandboxed;
+    ASSERT_TRUE(WIFEXITED(st)) << "sandboxed=" << sandboxed;
+    EXPECT_EQ(WEXITSTATUS(st), 7) << "sandboxed=" << sandboxed << ": " << ReadTextFile(err_path);
+    EXPECT_NE(ReadTextFile(err_path).find("got-TERM"), std::string::npos)
+        << "sandboxed=" << sandboxed;
+    EXPECT_NE(all.find("x***x"), std::string::npos);
+    ExpectNoCanary(all, canary_, "jitsec's stdout");
+  }
 }
 
 TEST_F(RunE2ETest, ArgvOfJitsecAndCommandHoldNoSecret) {
