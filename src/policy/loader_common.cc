@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "base/crypto.h"
 
 namespace jitsec::policy {
 namespace internal {
@@ -134,7 +133,7 @@ tl::expected<Policy, std::vector<Diagnostic>> ParsePolicy(std::string_view yaml_
   }
   internal::Validate(doc, diags);
   if (!diags.empty()) return tl::unexpected(diags.Take());
-  if (auto hash = crypto::Sha256Hex(yaml_text)) policy.hash = std::move(*hash);
+  policy.text = std::string(yaml_text);
   return std::move(policy);
 }
 

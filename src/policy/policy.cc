@@ -1,5 +1,7 @@
 #include "policy/policy.h"
 
+#include "base/crypto.h"
+
 #include <array>
 #include <charconv>
 #include <system_error>
@@ -59,6 +61,11 @@ const Task* Policy::FindTask(std::string_view name) const {
     if (t.name == name) return &t;
   }
   return nullptr;
+}
+
+std::string Policy::Hash() const {
+  auto hash = crypto::Sha256Hex(text);
+  return hash ? std::move(*hash) : std::string();
 }
 
 std::string Diagnostic::ToString() const {

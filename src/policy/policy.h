@@ -132,11 +132,14 @@ struct Policy {
   std::map<std::string, ProviderConfig> providers;  // always contains "store"
   std::map<std::string, EnvironmentConfig> environments;
   std::vector<Task> tasks;  // in file order
-  // Hex SHA-256 of the canonical form, which is the policy text byte for byte as read: two
-  // policies hash alike exactly when their files are identical (for audit records).
-  std::string hash;
+  // The policy text byte for byte as parsed (its canonical form, see Hash).
+  std::string text;
 
   const Task* FindTask(std::string_view name) const;
+  // Hex SHA-256 of the canonical form: two policies hash alike exactly when their files are
+  // identical (for audit records). Computed on demand: only `run` needs it, and it is the only
+  // thing `check`, `tasks` and `explain` would load the crypto provider for.
+  std::string Hash() const;
 };
 
 // What kind of problem a Diagnostic reports (LoadPolicy maps it to an ErrorCode).

@@ -103,7 +103,7 @@ nlohmann::json ContextFields(const Request& r, const RunOptions& o) {
   j["commit"] = r.ctx.git ? r.ctx.git->commit : "";
   j["ci"] = r.ctx.ci ? r.ctx.ci_system : "";
   j["policy"] = r.paths.policy.string();
-  j["policy_hash"] = r.policy.hash;
+  j["policy_hash"] = r.policy.Hash();
   return j;
 }
 

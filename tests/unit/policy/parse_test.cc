@@ -1,4 +1,5 @@
 #include "policy/policy.h"
+#include "base/crypto.h"
 #include "test_util.h"
 
 #include <gtest/gtest.h>
@@ -145,11 +146,12 @@ TEST(PolicyParseTest, UnknownKeyInDeliverySuggestsAmongThatPlace) {
 TEST(PolicyParseTest, HashIsSha256OfTheText) {
   auto p = ParsePolicy(kMinimal, "p.yaml");
   ASSERT_TRUE(p);
-  EXPECT_EQ(p->hash.size(), 64u);
+  EXPECT_EQ(p->Hash().size(), 64u);
+  EXPECT_EQ(p->Hash(), *crypto::Sha256Hex(kMinimal));
   auto q = ParsePolicy(std::string(kMinimal) + "# comment\n", "p.yaml");
   ASSERT_TRUE(q);
-  EXPECT_NE(p->hash, q->hash);
-  EXPECT_EQ(ParsePolicy(kMinimal, "other.yaml")->hash, p->hash);
+  EXPECT_NE(p->Hash(), q->Hash());
+  EXPECT_EQ(ParsePolicy(kMinimal, "other.yaml")->Hash(), p->Hash());
 }
 
 TEST(PolicyParseTest, DiagnosticToStringOmitsEmptyParts) {
