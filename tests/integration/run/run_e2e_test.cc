@@ -609,5 +609,27 @@ TEST_F(RunE2ETest, SandboxedRunMapsExitStatusesAndSignals) {
   EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "no-such-command-xyz"}).status, 127);
 }
 
+// The sandbox is prepared (and its init started) before anything is issued: a plan the host
+// refuses (a delivery path through a symbolic link planted in the workspace) ends the
+// run with exit 125 and one line, with nothing issued and the refusal audited.
+TEST_F(RunE2ETest, SandboxRefusedByTheHostIssuesNothing) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  JITSEC_SKIP_UNLESS(Feature::kLandlock);
+  SetSecret("tok", canary_);
+  fs::path elsewhere = home_.dir.path() / "elsewhere";
+  fs::create_directories(elsewhere);
+  fs::create_symlink(elsewhere, workspace_ / "link");
+  WritePolicy(Policy("          - file: {path: " + (workspace_ / "link" / "token").string() + "}\n", "",
+                     SandboxWithHelpersYaml()));
+  auto r = Jitsec({"run", "--task", "t", "--", "/bin/true"});
+  EXPECT_EQ(r.status, 125) << r.err;
+  EXPECT_EQ(r.err, "jitsec: error: file delivery path \"" + (workspace_ / "link" / "token").string() +
+                       "\": \"" + (workspace_ / "link").string() + "\" is not a directory\n");
+  EXPECT_EQ(CountEvents("issue"), 0);
+  EXPECT_EQ(CountEvents("refuse"), 1);
+  EXPECT_FALSE(fs::exists(elsewhere / "token"));
+  ExpectNoLeak(r);
+}
+
 }  // namespace
 }  // namespace jitsec::testing
