@@ -343,20 +343,35 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   JITSEC_ASSIGN_OR_RETURN(Request r, Evaluate(o, env));
   JITSEC_TRY(EnsureDirectory(r.paths.state_dir));
   JITSEC_TRY(EnsureDirectory(r.paths.config_dir));
-  JITSEC_ASSIGN_OR_RETURN(audit::AuditLog audit_log, audit::AuditLog::Open(r.paths.audit_log, r.paths.audit_key));
-  AuditRecorder recorder(&audit_log, ContextFields(r, o));
-  recorder.SetArgv(o.command);
+  // The audit log is opened once the sandbox init is on its way, so that the open (key, log and
+  // head files, the crypto provider) overlaps the init's setup; a refusal before that opens it
+  // to record itself. Failing to open it fails the run before anything is issued.
+  std::optional<audit::AuditLog> audit_slot;
+  std::optional<AuditRecorder> recorder_slot;
+  auto open_audit = [&]() -> Status {
+    if (recorder_slot) return Ok();
+    JITSEC_ASSIGN_OR_RETURN(audit::AuditLog log, audit::AuditLog::Open(r.paths.audit_log, r.paths.audit_key));
+    audit_slot.emplace(std::move(log));
+    recorder_slot.emplace(&*audit_slot, ContextFields(r, o));
+    recorder_slot->SetArgv(o.command);
+    return Ok();
+  };
+  auto record_and_fail = [&](const char* event, nlohmann::json fields, Error e) -> Result<int> {
+    JITSEC_TRY(open_audit());
+    (void)recorder_slot->Write(event, std::move(fields));
+    return Fail(std::move(e));
+  };
 
   if (!r.decision.allowed) {
-    (void)recorder.Write("refuse", {{"rule", r.decision.rule}, {"reason", r.decision.reason}});
-    return Fail(ErrorCode::kPolicyRefused, r.decision.reason);
+    return record_and_fail("refuse", {{"rule", r.decision.rule}, {"reason", r.decision.reason}},
+                           Error(ErrorCode::kPolicyRefused, r.decision.reason));
   }
   if (r.decision.needs_approval) {
     std::string why;
     std::string prompt = "run task \"" + o.task + "\" in environment \"" + r.decision.environment + "\"?";
     if (!TtyApprover(prompt, &why)) {
-      (void)recorder.Write("refuse", {{"rule", "approval"}, {"reason", why}});
-      return Fail(ErrorCode::kPolicyRefused, why);
+      return record_and_fail("refuse", {{"rule", "approval"}, {"reason", why}},
+                             Error(ErrorCode::kPolicyRefused, why));
     }
   }
   const policy::Task& task = *r.decision.task;
@@ -369,8 +384,8 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   if (task.sandbox.enabled) {
     JITSEC_ASSIGN_OR_RETURN(sandbox::KernelFeatures kernel, sandbox::ProbeKernel(r.paths.state_dir));
     auto refuse = [&](Error e) -> Result<int> {
-      (void)recorder.Write("refuse", {{"rule", "sandbox"}, {"reason", e.message()}});
-      return Fail(std::move(e));
+      nlohmann::json fields = {{"rule", "sandbox"}, {"reason", e.message()}};
+      return record_and_fail("refuse", std::move(fields), std::move(e));
     };
     auto built = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, task), kernel);
     if (!built) return refuse(std::move(built).error());
@@ -378,8 +393,8 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     if (!prepared) return refuse(std::move(prepared).error());
     auto started = sandbox::Start(*prepared);
     if (!started) {
-      (void)recorder.Write("error", {{"reason", started.error().message()}});
-      return Fail(std::move(started).error());
+      nlohmann::json fields = {{"reason", started.error().message()}};
+      return record_and_fail("error", std::move(fields), std::move(started).error());
     }
     init = std::move(*started);
     plan = std::move(*built);
@@ -393,6 +408,9 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
       }
     }
   }
+  JITSEC_TRY(open_audit());
+  audit::AuditLog& audit_log = *audit_slot;
+  AuditRecorder& recorder = *recorder_slot;
 
   LazyStore store(r.paths);
   providers::ProviderContext pctx{&store, &env};

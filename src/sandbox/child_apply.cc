@@ -538,8 +538,8 @@ bool AttachSecretsAndPivot(const PreparedSandbox::Impl& sb, const ExecView& spec
 }
 
 // Landlock rules for what only exists inside: the private /tmp, /dev and /proc.
-bool AddInsideRules(const PreparedSandbox::Impl& sb) noexcept {
-  if (sb.landlock.abi == 0) return true;
+bool AddInsideRules(const PreparedSandbox::Impl& sb, int ruleset_fd) noexcept {
+  if (sb.landlock_abi == 0) return true;
   struct {
     const char* path;
     uint64_t access;
@@ -551,7 +551,7 @@ bool AddInsideRules(const PreparedSandbox::Impl& sb) noexcept {
       if (errno == ENOENT) continue;
       return false;
     }
-    bool ok = AddLandlockRule(sb.landlock, fd, r.access);
+    bool ok = AddLandlockRule(sb.landlock_abi, ruleset_fd, fd, r.access);
     CloseQuietly(fd);
     if (!ok) return false;
   }
@@ -559,7 +559,7 @@ bool AddInsideRules(const PreparedSandbox::Impl& sb) noexcept {
     if (op.kind != MountKind::kSecret) continue;
     int fd = ::open(op.path.c_str(), O_PATH | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return false;
-    bool ok = AddLandlockRule(sb.landlock, fd, sb.landlock_read);
+    bool ok = AddLandlockRule(sb.landlock_abi, ruleset_fd, fd, sb.landlock_read);
     CloseQuietly(fd);
     if (!ok) return false;
   }
@@ -670,13 +670,13 @@ bool MapOwnIds(const InitArgs& a) noexcept {
 struct CommandArgs {
   const PreparedSandbox::Impl* sandbox;
   const ExecView* spec;
+  const Confinement* confinement;  // landlock_fd raised above the command's targets
   int report_fd;
-  int landlock_fd;
 };
 
 int CommandMain(void* p) {
   const auto* c = static_cast<const CommandArgs*>(p);
-  RunCommand(*c->sandbox, *c->spec, c->report_fd, c->landlock_fd);
+  RunCommand(*c->sandbox, *c->spec, *c->confinement, c->report_fd);
 }
 
 struct PlainArgs {
@@ -832,15 +832,21 @@ bool DropCapabilities(int cap_last) noexcept {
   return ::syscall(SYS_capset, &header, data) == 0;
 }
 
-void RunCommand(const PreparedSandbox::Impl& sb, const ExecView& spec, int report_fd,
-                int landlock_fd) noexcept {
+void RunCommand(const PreparedSandbox::Impl& sb, const ExecView& spec, const Confinement& confinement,
+                int report_fd) noexcept {
   if (!ApplyFdTable(spec)) Fail(report_fd, ChildStep::kFdTable);
   if (!::jitsec::child::ResetSignals()) Fail(report_fd, ChildStep::kSignals);
   if (ChildStep s = ApplyProcessSetup(spec); s != ChildStep::kNone) Fail(report_fd, s);
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) Fail(report_fd, ChildStep::kNoNewPrivs);
   if (!DropCapabilities(sb.cap_last)) Fail(report_fd, ChildStep::kCapabilities);
-  if (!ApplyLandlock(sb.landlock.abi, landlock_fd)) Fail(report_fd, ChildStep::kLandlock);
-  if (sb.plan.seccomp && !ApplySeccomp(sb.seccomp)) Fail(report_fd, ChildStep::kSeccomp);
+  // Landlock as planned: a ruleset the plan needs but the command did not bring is a failure.
+  if (sb.landlock_abi != 0 &&
+      (confinement.landlock_fd < 0 || !ApplyLandlock(sb.landlock_abi, confinement.landlock_fd))) {
+    Fail(report_fd, ChildStep::kLandlock);
+  }
+  if (sb.plan.seccomp && !ApplySeccomp(confinement.filter, confinement.filter_len)) {
+    Fail(report_fd, ChildStep::kSeccomp);
+  }
   Exec(spec, report_fd);
 }
 
@@ -871,7 +877,8 @@ void RunInit(const InitArgs& a) noexcept {
   // Everything so far overlaps jitsec's issuance. Now the command: its descriptors, argv and
   // environment, sent once the credentials exist; a closed socket means the run ended first.
   ExecView command;
-  switch (ReceiveCommand(a.control_fd, &command)) {
+  Confinement confinement;
+  switch (ReceiveCommand(a.control_fd, &command, &confinement)) {
     case Received::kCommand: break;
     case Received::kClosed: ::_exit(125);
     case Received::kError: Fail(a.report_fd, ChildStep::kCommand);
@@ -882,15 +889,16 @@ void RunInit(const InitArgs& a) noexcept {
   int report_fd = ::fcntl(a.report_fd, F_DUPFD_CLOEXEC, command.max_target_fd() + 1);
   if (report_fd < 0) Fail(a.report_fd, ChildStep::kCommand);
   CloseQuietly(a.report_fd);
-  int landlock_fd = -1;
-  if (sb.landlock.abi != 0) {
-    landlock_fd = ::fcntl(sb.landlock.fd.get(), F_DUPFD_CLOEXEC, command.max_target_fd() + 1);
-    if (landlock_fd < 0) Fail(report_fd, ChildStep::kLandlock);
+  if (confinement.landlock_fd >= 0) {
+    int raised = ::fcntl(confinement.landlock_fd, F_DUPFD_CLOEXEC, command.max_target_fd() + 1);
+    if (raised < 0) Fail(report_fd, ChildStep::kLandlock);
+    CloseQuietly(confinement.landlock_fd);
+    confinement.landlock_fd = raised;
   }
   command.parent_pid = 1;  // inside the PID namespace the command's parent is the init
 
   if (!AttachSecretsAndPivot(sb, command, &root)) Fail(report_fd, ChildStep::kMounts);
-  if (!AddInsideRules(sb)) Fail(report_fd, ChildStep::kLandlock);
+  if (!AddInsideRules(sb, confinement.landlock_fd)) Fail(report_fd, ChildStep::kLandlock);
 
   sigset_t set;
   sigemptyset(&set);
@@ -901,7 +909,7 @@ void RunInit(const InitArgs& a) noexcept {
   // The command shares the init's memory until it execs (CloneVfork): it only reads `command`
   // and sb, and writes nothing but its own stack, errno and the command's fd scratch, which the
   // init never reads. The init resumes once the command has exec'd or exited.
-  CommandArgs args{&sb, &command, report_fd, landlock_fd};
+  CommandArgs args{&sb, &command, &confinement, report_fd};
   pid_t pid = CloneVfork(CommandMain, &args, a.command_stack_top, 0, nullptr);
   if (pid < 0) Fail(report_fd, ChildStep::kFork);
   // The init keeps nothing of jitsec's but the status pipe: the report pipe's EOF then means

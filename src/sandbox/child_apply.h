@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "base/exec_spec.h"
+#include "sandbox/exec_message.h"
 #include "sandbox/prepared.h"
 
 namespace jitsec::sandbox::child {
@@ -96,10 +97,10 @@ struct InitArgs {
 // The command, in order: fd table → signals → session/pdeathsig/cwd → no_new_privs → every
 // capability dropped (securebits locked, bounding set, ambient, capset) → Landlock → seccomp →
 // exec. Seccomp is last: after it the filter would refuse the earlier steps' syscalls.
-// report_fd and landlock_fd (the ruleset, or -1 without Landlock) must be above every target of
-// spec: ApplyFdTable would clobber them.
+// report_fd and confinement.landlock_fd (the ruleset received with the command) must be above
+// every target of spec: ApplyFdTable would clobber them.
 [[noreturn]] void RunCommand(const PreparedSandbox::Impl& sandbox, const ExecView& spec,
-                             int report_fd, int landlock_fd) noexcept;
+                             const Confinement& confinement, int report_fd) noexcept;
 
 // Drops every capability for good. Returns false with errno set.
 bool DropCapabilities(int cap_last) noexcept;

@@ -18,13 +18,19 @@ size_t AlignUp(size_t n) { return (n + 7) & ~size_t{7}; }
 
 }  // namespace
 
-Status SendCommand(int sock, const ExecSpec& spec) {
-  if (spec.fds.size() > kMaxCommandFds) {
+Status SendCommand(int sock, const ExecSpec& spec, const Confinement& confinement) {
+  const size_t fd_total = spec.fds.size() + (confinement.landlock_fd >= 0 ? 1 : 0);
+  if (fd_total > kMaxCommandFds) {
     return Fail(ErrorCode::kInvalidArgument,
-                "the command would get " + std::to_string(spec.fds.size()) +
+                "the command would get " + std::to_string(fd_total) +
                     " descriptors; at most " + std::to_string(kMaxCommandFds) + " can be passed");
   }
-  size_t size = spec.fds.size() * sizeof(int32_t) + spec.path.size() + spec.cwd.size() + 2;
+  if (confinement.filter_len > BPF_MAXINSNS) {
+    return Fail(ErrorCode::kInternal, "the seccomp program is too long");
+  }
+  size_t size = spec.fds.size() * sizeof(int32_t) +
+                confinement.filter_len * sizeof(struct sock_filter) + spec.path.size() +
+                spec.cwd.size() + 2;
   for (const auto& a : spec.argv) size += a.size() + 1;
   for (const auto& e : spec.envp) size += e.size() + 1;
   if (size > kMaxBodyBytes) {
@@ -38,6 +44,8 @@ Status SendCommand(int sock, const ExecSpec& spec) {
     int32_t t = f.target;
     body.append(reinterpret_cast<const char*>(&t), sizeof t);
   }
+  body.append(reinterpret_cast<const char*>(confinement.filter),
+              confinement.filter_len * sizeof(struct sock_filter));
   auto add = [&body](const std::string& s) {
     body.append(s);
     body.push_back('\0');
@@ -53,6 +61,8 @@ Status SendCommand(int sock, const ExecSpec& spec) {
   h.argc = uint32_t(spec.argv.size());
   h.envc = uint32_t(spec.envp.size());
   h.fd_count = uint32_t(spec.fds.size());
+  h.has_landlock = confinement.landlock_fd >= 0 ? 1 : 0;
+  h.filter_len = uint32_t(confinement.filter_len);
   h.controlling_tty_target = spec.controlling_tty_target;
   h.parent_pid = spec.parent_pid;
   h.new_session = spec.new_session ? 1 : 0;
@@ -62,15 +72,16 @@ Status SendCommand(int sock, const ExecSpec& spec) {
   struct msghdr msg {};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  if (!spec.fds.empty()) {
+  if (fd_total > 0) {
     msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * spec.fds.size());
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_total);
     struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * spec.fds.size());
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fd_total);
     int* out = reinterpret_cast<int*>(CMSG_DATA(c));
     for (size_t i = 0; i < spec.fds.size(); ++i) out[i] = spec.fds[i].source;
+    if (confinement.landlock_fd >= 0) out[spec.fds.size()] = confinement.landlock_fd;
   }
   Status st = Ok();
   ssize_t n;
@@ -120,7 +131,7 @@ Received Malformed() noexcept {
 
 }  // namespace
 
-Received ReceiveCommand(int sock, ExecView* out) noexcept {
+Received ReceiveCommand(int sock, ExecView* out, Confinement* confinement) noexcept {
   CommandHeader h;
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxCommandFds)];
   struct iovec iov = {&h, sizeof h};
@@ -149,17 +160,19 @@ Received ReceiveCommand(int sock, ExecView* out) noexcept {
     return Received::kError;
   }
   // Every string takes at least its NUL: the counts are bounded by the body.
-  if (h.magic != kMagic || h.fd_count != fd_count || h.body_bytes > kMaxBodyBytes || h.argc == 0 ||
+  if (h.magic != kMagic || h.has_landlock > 1 || h.fd_count + h.has_landlock != fd_count ||
+      h.filter_len > BPF_MAXINSNS || h.body_bytes > kMaxBodyBytes || h.argc == 0 ||
       uint64_t(h.argc) + h.envc + 2 > h.body_bytes) {
     return Malformed();
   }
+  const size_t command_fds = h.fd_count;
   // One mapping: the body (and a final NUL), the argv and envp arrays, the fd table, its scratch.
   const size_t body_at = 0;
   const size_t argv_at = AlignUp(body_at + h.body_bytes + 1);
   const size_t envp_at = argv_at + (h.argc + 1) * sizeof(char*);
   const size_t fds_at = envp_at + (h.envc + 1) * sizeof(char*);
-  const size_t scratch_at = fds_at + fd_count * sizeof(FdMapping);
-  const size_t total = scratch_at + fd_count * sizeof(int);
+  const size_t scratch_at = fds_at + command_fds * sizeof(FdMapping);
+  const size_t total = scratch_at + command_fds * sizeof(int);
   void* map = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (map == MAP_FAILED) return Received::kError;
   char* base = static_cast<char*>(map);
@@ -167,10 +180,11 @@ Received ReceiveCommand(int sock, ExecView* out) noexcept {
   if (!ReadFull(sock, body, h.body_bytes)) return Received::kError;
   body[h.body_bytes] = '\0';
 
-  const size_t targets_bytes = fd_count * sizeof(int32_t);
-  if (targets_bytes > h.body_bytes) return Malformed();
+  const size_t targets_bytes = command_fds * sizeof(int32_t);
+  const size_t filter_bytes = size_t(h.filter_len) * sizeof(struct sock_filter);
+  if (targets_bytes + filter_bytes > h.body_bytes) return Malformed();
   auto* table = reinterpret_cast<FdMapping*>(base + fds_at);
-  for (size_t i = 0; i < fd_count; ++i) {
+  for (size_t i = 0; i < command_fds; ++i) {
     int32_t t;
     std::memcpy(&t, body + i * sizeof t, sizeof t);
     if (t < 0) return Malformed();
@@ -178,7 +192,12 @@ Received ReceiveCommand(int sock, ExecView* out) noexcept {
     table[i].target = t;
   }
   // The strings: path, cwd, argv, envp; each must end inside the body.
-  char* at = body + targets_bytes;
+  // The mapping is page-aligned and the targets are 4-byte ints: the program is aligned.
+  confinement->filter =
+      h.filter_len == 0 ? nullptr : reinterpret_cast<const struct sock_filter*>(body + targets_bytes);
+  confinement->filter_len = h.filter_len;
+  confinement->landlock_fd = h.has_landlock != 0 ? fds[command_fds] : -1;
+  char* at = body + targets_bytes + filter_bytes;
   char* const end = body + h.body_bytes;
   auto next = [&at, end]() noexcept -> char* {
     if (at >= end) return nullptr;
@@ -207,7 +226,7 @@ Received ReceiveCommand(int sock, ExecView* out) noexcept {
   out->argv = argv;
   out->envp = envp;
   out->fds = table;
-  out->fd_count = fd_count;
+  out->fd_count = command_fds;
   out->fd_scratch = reinterpret_cast<int*>(base + scratch_at);
   out->cwd = cwd;
   out->new_session = h.new_session != 0;

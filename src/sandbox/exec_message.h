@@ -1,9 +1,13 @@
 // The command, sent by jitsec to a sandbox init that was started before the credentials were
-// issued (sandbox::Start): a fixed header carrying the command's descriptors (SCM_RIGHTS), then
-// the descriptor targets and the strings (path, cwd, argv, envp), over a private socketpair.
+// issued (sandbox::Start): a fixed header carrying the command's descriptors and the Landlock
+// ruleset (SCM_RIGHTS), then the descriptor targets, the seccomp program and the strings (path,
+// cwd, argv, envp), over a private socketpair. The ruleset and the program travel with the
+// command so that jitsec builds them while the init is already setting up.
 // SendCommand is parent side; ReceiveCommand is child side (async-signal-safe, allocates only
 // with mmap).
 #pragma once
+
+#include <linux/filter.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -18,29 +22,39 @@ inline constexpr size_t kMaxCommandFds = 253;
 
 struct CommandHeader {
   uint32_t magic = 0;
-  uint32_t body_bytes = 0;  // int32 targets[fd_count], then the strings, each NUL-terminated
+  uint32_t body_bytes = 0;  // int32 targets[fd_count], sock_filter[filter_len], then the
+                            // strings, each NUL-terminated
   uint32_t argc = 0;
   uint32_t envc = 0;
-  uint32_t fd_count = 0;    // descriptors attached to the header, in the order of spec.fds
+  uint32_t fd_count = 0;    // the command's descriptors attached to the header (spec.fds order)
+  uint32_t has_landlock = 0;  // 1: the Landlock ruleset is attached after them
+  uint32_t filter_len = 0;    // seccomp instructions (0: none)
   int32_t controlling_tty_target = -1;
   int32_t parent_pid = 0;
   uint32_t new_session = 1;
 };
 
-// Sends spec (finalised) on sock. Fails with kChildSetup when the init is gone (EPIPE): its
-// report then says why.
-[[nodiscard]] Status SendCommand(int sock, const ExecSpec& spec);
+// What the command is confined with, besides its plan: built by jitsec after the init started.
+struct Confinement {
+  int landlock_fd = -1;  // ruleset (-1: Landlock not enforced)
+  const struct sock_filter* filter = nullptr;
+  size_t filter_len = 0;  // 0: no seccomp filter
+};
+
+// Sends spec (finalised) and the confinement on sock. Fails with kChildSetup when the init is
+// gone (EPIPE): its report then says why.
+[[nodiscard]] Status SendCommand(int sock, const ExecSpec& spec, const Confinement& confinement = {});
 
 namespace child {
 
 enum class Received : uint8_t { kCommand, kClosed, kError };
 
 // Reads one command from sock into a private anonymous mapping (never unmapped: the init
-// keeps it until it exits) and points *out into it; the received descriptors are the sources
-// of out->fds (close-on-exec). kClosed: jitsec closed the socket without sending (the run
-// ended before the command started). kError: errno set (EINVAL for a malformed message).
-// Async-signal-safe.
-Received ReceiveCommand(int sock, ExecView* out) noexcept;
+// keeps it until it exits) and points *out and *confinement into it; the received descriptors
+// are the sources of out->fds and the ruleset (close-on-exec). kClosed: jitsec closed the
+// socket without sending (the run ended before the command started). kError: errno set
+// (EINVAL for a malformed message). Async-signal-safe.
+Received ReceiveCommand(int sock, ExecView* out, Confinement* confinement) noexcept;
 
 }  // namespace child
 }  // namespace jitsec::sandbox

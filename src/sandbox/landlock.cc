@@ -125,8 +125,12 @@ Result<LandlockRuleset> PrepareLandlock(const SandboxPlan& plan, int abi) {
 namespace child {
 
 bool AddLandlockRule(const LandlockRuleset& rs, int dir_fd, uint64_t access) noexcept {
-  if (rs.abi == 0) return true;
-  return AddRule(rs.fd.get(), dir_fd, MaskForFd(access, dir_fd, rs.abi)) == 0;
+  return AddLandlockRule(rs.abi, rs.fd.get(), dir_fd, access);
+}
+
+bool AddLandlockRule(int abi, int ruleset_fd, int dir_fd, uint64_t access) noexcept {
+  if (abi == 0) return true;
+  return AddRule(ruleset_fd, dir_fd, MaskForFd(access, dir_fd, abi)) == 0;
 }
 
 bool ApplyLandlock(const LandlockRuleset& rs) noexcept { return ApplyLandlock(rs.abi, rs.fd.get()); }

@@ -55,6 +55,8 @@ namespace child {
 // Returns false with errno set; true without doing anything when rs.abi == 0.
 // Async-signal-safe.
 bool AddLandlockRule(const LandlockRuleset& rs, int dir_fd, uint64_t access) noexcept;
+// The same with the ruleset at a descriptor of its own (the init received it with its command).
+bool AddLandlockRule(int abi, int ruleset_fd, int dir_fd, uint64_t access) noexcept;
 
 // landlock_restrict_self on the ruleset. Needs PR_SET_NO_NEW_PRIVS first (or CAP_SYS_ADMIN).
 // Returns false with errno set; true without doing anything when rs.abi == 0.

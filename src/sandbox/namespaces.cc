@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -130,20 +131,19 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
       impl->needs_staging = true;
     }
   }
-  JITSEC_ASSIGN_OR_RETURN(impl->landlock, PrepareLandlock(plan, kernel.landlock_abi));
-  impl->landlock_full = LandlockFullAccess(impl->landlock.abi);
-  impl->landlock_read = LandlockReadAccess(impl->landlock.abi);
-  impl->landlock_proc = LandlockReadAccess(impl->landlock.abi) |
+  impl->landlock_abi = std::clamp(kernel.landlock_abi, 0, landlock_abi::kMaxKnownAbi);
+  impl->landlock_full = LandlockFullAccess(impl->landlock_abi);
+  impl->landlock_read = LandlockReadAccess(impl->landlock_abi);
+  impl->landlock_proc = LandlockReadAccess(impl->landlock_abi) |
                         (landlock_abi::kFsWriteFile & impl->landlock_full);
-  if (plan.seccomp) {
-    JITSEC_ASSIGN_OR_RETURN(impl->seccomp, PrepareSeccomp(plan));
-  }
   impl->cap_last = CapLast();
   return PreparedSandbox(std::move(impl));
 }
 
 Starting::Starting(Starting&& other) noexcept
-    : pid_(other.pid_),
+    : plan_(std::move(other.plan_)),
+      landlock_abi_(other.landlock_abi_),
+      pid_(other.pid_),
       pidfd_(std::move(other.pidfd_)),
       control_(std::move(other.control_)),
       report_(std::move(other.report_)),
@@ -154,6 +154,8 @@ Starting::Starting(Starting&& other) noexcept
 Starting& Starting::operator=(Starting&& other) noexcept {
   if (this != &other) {
     Abandon();
+    plan_ = std::move(other.plan_);
+    landlock_abi_ = other.landlock_abi_;
     pid_ = other.pid_;
     pidfd_ = std::move(other.pidfd_);
     control_ = std::move(other.control_);
@@ -224,6 +226,8 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
     child::RunInit(args);
   }
   Starting s;
+  s.plan_ = sb.plan;
+  s.landlock_abi_ = sb.landlock_abi;
   s.pid_ = pid;
   s.pidfd_.reset(pidfd_raw);
   s.control_ = std::move(control);
@@ -237,7 +241,17 @@ Result<Launched> Launch(Starting starting, const ExecSpec& spec) {
     return Fail(ErrorCode::kInternal, "launch: the exec spec was not finalised");
   }
   if (!starting) return Fail(ErrorCode::kInternal, "launch: no sandbox init");
-  Status sent = SendCommand(starting.control_.get(), spec);
+  // Built now rather than before Start: the init is busy with namespaces and mounts meanwhile.
+  JITSEC_ASSIGN_OR_RETURN(LandlockRuleset landlock, PrepareLandlock(starting.plan_, starting.landlock_abi_));
+  SeccompProgram seccomp;
+  if (starting.plan_.seccomp) {
+    JITSEC_ASSIGN_OR_RETURN(seccomp, PrepareSeccomp(starting.plan_));
+  }
+  Confinement confinement;
+  confinement.landlock_fd = landlock.abi != 0 ? landlock.fd.get() : -1;
+  confinement.filter = seccomp.insns.data();
+  confinement.filter_len = seccomp.insns.size();
+  Status sent = SendCommand(starting.control_.get(), spec, confinement);
   starting.control_.reset();
   ChildReport r = ReadChildReport(starting.report_.get());
   if (r.step == ChildStep::kNone && sent) {

@@ -1,6 +1,7 @@
-// PreparedSandbox::Impl: everything the namespace init and the command need, computed in the
-// parent by Prepare (mount plan with its strings, Landlock ruleset fd, exported seccomp program,
-// capability count). The child side only reads it. Internal to the sandbox module.
+// PreparedSandbox::Impl: everything the namespace init needs before its command, computed in the
+// parent by Prepare (mount plan with its strings, Landlock rights, capability count). The
+// Landlock ruleset and the seccomp program are built by Launch and sent with the command
+// (exec_message.h). The child side only reads it. Internal to the sandbox module.
 #pragma once
 
 #include <cstdint>
@@ -23,11 +24,10 @@ struct PreparedSandbox::Impl {
   std::vector<std::string> rels;  // mounts.ops[i].path without the leading '/' ("" for "/")
   size_t source_count = 0;        // descriptors the init clones before attaching anything
   bool needs_staging = false;     // kDenyFile and kSecret need the staging tmpfs
-  LandlockRuleset landlock;
+  int landlock_abi = 0;           // 0: Landlock not enforced (the ruleset is built by Launch)
   uint64_t landlock_full = 0;     // rights for the private /tmp and /dev
   uint64_t landlock_proc = 0;     // rights for the new /proc
   uint64_t landlock_read = 0;     // rights for `file: {path}` secret mounts
-  SeccompProgram seccomp;
   int cap_last = 40;              // /proc/sys/kernel/cap_last_cap
 };
 

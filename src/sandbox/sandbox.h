@@ -155,6 +155,8 @@ class Starting {
   friend Result<Starting> Start(const PreparedSandbox& sandbox);
   friend Result<Launched> Launch(Starting starting, const ExecSpec& spec);
   void Abandon() noexcept;
+  SandboxPlan plan_;      // for the Landlock ruleset and seccomp program Launch builds
+  int landlock_abi_ = 0;
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd control_;  // jitsec's end of the socketpair

@@ -183,14 +183,16 @@ Result<SeccompProgram> PrepareSeccomp(const SandboxPlan& /*plan*/) {
 
 namespace child {
 
-bool ApplySeccomp(const SeccompProgram& p) noexcept {
-  if (p.insns.empty()) {
+bool ApplySeccomp(const SeccompProgram& p) noexcept { return ApplySeccomp(p.insns.data(), p.insns.size()); }
+
+bool ApplySeccomp(const struct sock_filter* insns, size_t count) noexcept {
+  if (insns == nullptr || count == 0 || count > BPF_MAXINSNS) {
     errno = EINVAL;
     return false;
   }
   struct sock_fprog prog {};
-  prog.len = static_cast<unsigned short>(p.insns.size());
-  prog.filter = const_cast<sock_filter*>(p.insns.data());
+  prog.len = static_cast<unsigned short>(count);
+  prog.filter = const_cast<sock_filter*>(insns);
   return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
 }
 

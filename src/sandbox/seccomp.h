@@ -44,6 +44,8 @@ namespace child {
 // it, mount/unshare/etc. fail. Returns false with errno set (EINVAL for an empty program).
 // Async-signal-safe.
 bool ApplySeccomp(const SeccompProgram& p) noexcept;
+// The same for a program received with the command (exec_message.h).
+bool ApplySeccomp(const struct sock_filter* insns, size_t count) noexcept;
 
 }  // namespace child
 }  // namespace jitsec::sandbox

@@ -53,7 +53,7 @@ ino_t Inode(int fd) {
   return st.st_ino;
 }
 
-TEST(CommandMessageTest, RoundTripCarriesDescriptorsStringsAndALargeEnvironment) {
+TEST(CommandMessageTest, RoundTripCarriesDescriptorsProgramStringsAndALargeEnvironment) {
   SocketPair sp;
   int p1[2];
   int p2[2];
@@ -71,12 +71,29 @@ TEST(CommandMessageTest, RoundTripCarriesDescriptorsStringsAndALargeEnvironment)
   spec.parent_pid = 1;
   spec.Finalize();
 
+  // A stand-in for the Landlock ruleset (any descriptor travels the same way) and a program.
+  int ruleset = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  std::vector<struct sock_filter> program(300);
+  for (size_t i = 0; i < program.size(); ++i) {
+    program[i] = {uint16_t(i), uint8_t(i % 7), uint8_t(i % 5), uint32_t(i * 2654435761U)};
+  }
+  Confinement sent_with{ruleset, program.data(), program.size()};
+
   Status sent = Ok();
-  std::thread sender([&] { sent = SendCommand(sp.a, spec); });
+  std::thread sender([&] { sent = SendCommand(sp.a, spec, sent_with); });
   ExecView v;
-  EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kCommand) << std::strerror(errno);
+  Confinement got;
+  EXPECT_EQ(child::ReceiveCommand(sp.b, &v, &got), child::Received::kCommand) << std::strerror(errno);
   sender.join();
   ASSERT_TRUE(sent) << sent.error().message();
+  ASSERT_EQ(got.filter_len, program.size());
+  EXPECT_EQ(std::memcmp(got.filter, program.data(), program.size() * sizeof(struct sock_filter)), 0);
+  ASSERT_GE(got.landlock_fd, 0);
+  EXPECT_NE(got.landlock_fd, ruleset);
+  EXPECT_EQ(Inode(got.landlock_fd), Inode(ruleset));
+  EXPECT_EQ(::fcntl(got.landlock_fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  ::close(got.landlock_fd);
+  ::close(ruleset);
 
   EXPECT_STREQ(v.path, "/usr/bin/env");
   EXPECT_STREQ(v.cwd, "/tmp");
@@ -110,7 +127,8 @@ TEST(CommandMessageTest, ClosedSocketIsNoCommand) {
   ::close(sp.a);
   sp.a = -1;
   ExecView v;
-  EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kClosed);
+  Confinement c;
+  EXPECT_EQ(child::ReceiveCommand(sp.b, &v, &c), child::Received::kClosed);
 }
 
 TEST(CommandMessageTest, MalformedAndTruncatedMessagesAreErrors) {
@@ -121,8 +139,9 @@ TEST(CommandMessageTest, MalformedAndTruncatedMessagesAreErrors) {
     h.body_bytes = 8;
     ASSERT_EQ(::write(sp.a, &h, sizeof h), ssize_t(sizeof h));
     ExecView v;
+    Confinement c;
     errno = 0;
-    EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kError);
+    EXPECT_EQ(child::ReceiveCommand(sp.b, &v, &c), child::Received::kError);
     EXPECT_EQ(errno, EINVAL);
   }
   {
@@ -142,8 +161,9 @@ TEST(CommandMessageTest, MalformedAndTruncatedMessagesAreErrors) {
     ::close(sp.a);
     sp.a = -1;
     ExecView v;
+    Confinement c;
     errno = 0;
-    EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kError);
+    EXPECT_EQ(child::ReceiveCommand(sp.b, &v, &c), child::Received::kError);
     EXPECT_EQ(errno, EPIPE);
   }
   {
@@ -159,8 +179,9 @@ TEST(CommandMessageTest, MalformedAndTruncatedMessagesAreErrors) {
     ASSERT_EQ(::write(sp.a, &h, sizeof h), ssize_t(sizeof h));
     ASSERT_EQ(::write(sp.a, body.data(), body.size()), ssize_t(body.size()));
     ExecView v;
+    Confinement c;
     errno = 0;
-    EXPECT_EQ(child::ReceiveCommand(sp.b, &v), child::Received::kError);
+    EXPECT_EQ(child::ReceiveCommand(sp.b, &v, &c), child::Received::kError);
     EXPECT_EQ(errno, EINVAL);
   }
 }
