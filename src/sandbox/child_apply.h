@@ -68,6 +68,7 @@ struct InitArgs {
   int status_fd = -1;                 // write end: the command's exit code, before the init exits
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
   void* command_stack_top = nullptr;  // a ChildStack mapped by the parent before the clone
+  void* net_stack_top = nullptr;      // another, for the network helper (network: none)
   IdMapLine uid_map;                  // jitsec's euid, mapped to itself
   IdMapLine gid_map;                  // jitsec's egid, mapped to itself
 };
@@ -75,13 +76,14 @@ struct InitArgs {
 // The namespace init, started by sandbox::Start before jitsec issues anything. Order (each step
 // reports its ChildStep on failure):
 //  1. PR_SET_PDEATHSIG(SIGKILL); if jitsec died before that took effect (no reader left on the
-//     report pipe), exit quietly; setsid;
+//     report pipe), exit quietly; a process group of its own (setpgid);
 //  2. its own uid/gid maps: setgroups "deny", "U U 1", "G G 1" through /proc/self, dumpable
-//     only while the three files are opened (kUserNamespace); unshare(CLONE_NEWNET) unless the
-//     network is the host's (kNetwork);
+//     only while the three files are opened (kUserNamespace); unless the network is the
+//     host's, a helper (clone CLONE_VM | CLONE_FILES on its own stack) unshares the network
+//     namespace, brings its loopback up and opens the namespace, concurrently with step 3;
 //  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
-//     /tmp is hidden by it), /dev, /proc; hostname "jitsec"; loopback up when the network
-//     namespace is private;
+//     /tmp is hidden by it), /dev, /proc; hostname "jitsec"; wait for the helper and setns
+//     into its network namespace (kNetwork);
 //  4. wait for the command on the control socket (ReceiveCommand; exits quietly when jitsec
 //     closes it without sending: the run was refused or issuance failed) (kCommand);
 //  5. the secret files of `file: {path}` deliveries (copied from the received memfds), then

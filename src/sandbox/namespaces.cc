@@ -199,7 +199,10 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   std::vector<int> scratch(sb.source_count + 1, -1);
   // The init starts the command on this stack (CloneVfork): mapped here, inherited by the init.
   child::ChildStack stack;
-  if (!stack.Allocate()) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: mmap (stack)");
+  child::ChildStack net_stack;  // the init's network helper (network: none)
+  if (!stack.Allocate() || !net_stack.Allocate()) {
+    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: mmap (stack)");
+  }
 
   child::InitArgs args;
   args.sandbox = &sb;
@@ -208,6 +211,7 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   args.status_fd = status.write.get();
   args.scratch = scratch.data();
   args.command_stack_top = stack.top();
+  args.net_stack_top = net_stack.top();
   // The command sees its own ids, not root: the init writes "U U 1" and "G G 1" itself.
   args.uid_map = child::FormatIdMapLine(::geteuid());
   args.gid_map = child::FormatIdMapLine(::getegid());

@@ -276,7 +276,7 @@ TEST(SandboxStartTest, CommandSentLongAfterStartRunsInTheSandbox) {
   int st = 0;
   ASSERT_EQ(::waitpid(launched->pid, &st, 0), launched->pid);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
-  EXPECT_EQ(out, "jitsec\n2\nwrote\n");  // the command is pid 2, the init pid 1
+  EXPECT_EQ(out, "jitsec\n3\nwrote\n");  // init 1, its network helper was 2, the command 3
   EXPECT_TRUE(fs::exists(w.ws / "ran"));
 }
 
