@@ -389,7 +389,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     };
     auto built = sandbox::BuildPlan(task.sandbox, SandboxInputs(r, task), kernel);
     if (!built) return refuse(std::move(built).error());
-    auto prepared = sandbox::Prepare(*built, kernel);
+    auto prepared = sandbox::Prepare(*built, kernel, r.paths.state_dir);
     if (!prepared) return refuse(std::move(prepared).error());
     auto started = sandbox::Start(*prepared);
     if (!started) {

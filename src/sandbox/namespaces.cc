@@ -117,7 +117,8 @@ PreparedSandbox::PreparedSandbox(PreparedSandbox&&) noexcept = default;
 PreparedSandbox& PreparedSandbox::operator=(PreparedSandbox&&) noexcept = default;
 PreparedSandbox::~PreparedSandbox() = default;
 
-Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& kernel) {
+Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& kernel,
+                                const std::filesystem::path& state_dir) {
   auto impl = std::make_unique<PreparedSandbox::Impl>();
   impl->plan = plan;
   if (!plan.enabled) return PreparedSandbox(std::move(impl));
@@ -137,12 +138,16 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
   impl->landlock_proc = LandlockReadAccess(impl->landlock_abi) |
                         (landlock_abi::kFsWriteFile & impl->landlock_full);
   impl->cap_last = CapLast();
+  if (!state_dir.empty()) impl->seccomp_cache = state_dir / "seccomp.json";
+  impl->kernel_release = kernel.release;
   return PreparedSandbox(std::move(impl));
 }
 
 Starting::Starting(Starting&& other) noexcept
     : plan_(std::move(other.plan_)),
       landlock_abi_(other.landlock_abi_),
+      seccomp_cache_(std::move(other.seccomp_cache_)),
+      kernel_release_(std::move(other.kernel_release_)),
       pid_(other.pid_),
       pidfd_(std::move(other.pidfd_)),
       control_(std::move(other.control_)),
@@ -156,6 +161,8 @@ Starting& Starting::operator=(Starting&& other) noexcept {
     Abandon();
     plan_ = std::move(other.plan_);
     landlock_abi_ = other.landlock_abi_;
+    seccomp_cache_ = std::move(other.seccomp_cache_);
+    kernel_release_ = std::move(other.kernel_release_);
     pid_ = other.pid_;
     pidfd_ = std::move(other.pidfd_);
     control_ = std::move(other.control_);
@@ -232,6 +239,8 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   Starting s;
   s.plan_ = sb.plan;
   s.landlock_abi_ = sb.landlock_abi;
+  s.seccomp_cache_ = sb.seccomp_cache;
+  s.kernel_release_ = sb.kernel_release;
   s.pid_ = pid;
   s.pidfd_.reset(pidfd_raw);
   s.control_ = std::move(control);
@@ -249,7 +258,8 @@ Result<Launched> Launch(Starting starting, const ExecSpec& spec) {
   JITSEC_ASSIGN_OR_RETURN(LandlockRuleset landlock, PrepareLandlock(starting.plan_, starting.landlock_abi_));
   SeccompProgram seccomp;
   if (starting.plan_.seccomp) {
-    JITSEC_ASSIGN_OR_RETURN(seccomp, PrepareSeccomp(starting.plan_));
+    JITSEC_ASSIGN_OR_RETURN(seccomp, PrepareSeccompCached(starting.plan_, starting.seccomp_cache_,
+                                                          starting.kernel_release_));
   }
   Confinement confinement;
   confinement.landlock_fd = landlock.abi != 0 ? landlock.fd.get() : -1;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,8 @@ struct PreparedSandbox::Impl {
   uint64_t landlock_proc = 0;     // rights for the new /proc
   uint64_t landlock_read = 0;     // rights for `file: {path}` secret mounts
   int cap_last = 40;              // /proc/sys/kernel/cap_last_cap
+  std::filesystem::path seccomp_cache;  // see PrepareSeccompCached ("" : not cached)
+  std::string kernel_release;
 };
 
 }  // namespace jitsec::sandbox

@@ -124,7 +124,10 @@ class PreparedSandbox {
  private:
   std::unique_ptr<Impl> impl_;
 };
-[[nodiscard]] Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& kernel);
+// With a state_dir, the exported seccomp program is cached there (seccomp.json, keyed by
+// jitsec's build ID and the kernel release; see seccomp.h).
+[[nodiscard]] Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& kernel,
+                                              const std::filesystem::path& state_dir = {});
 
 struct Launched {
   pid_t pid = -1;   // the namespace init (or the command itself when not sandboxed)
@@ -157,6 +160,8 @@ class Starting {
   void Abandon() noexcept;
   SandboxPlan plan_;      // for the Landlock ruleset and seccomp program Launch builds
   int landlock_abi_ = 0;
+  std::filesystem::path seccomp_cache_;
+  std::string kernel_release_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd control_;  // jitsec's end of the socketpair

@@ -2,6 +2,8 @@
 // prctl (child, async-signal-safe). libseccomp is used nowhere else in jitsec.
 #include "sandbox/seccomp.h"
 
+#include <elf.h>
+#include <link.h>
 #include <seccomp.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -16,11 +18,16 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "base/crypto.h"
 #include "base/defer.h"
 #include "base/encoding.h"
+#include "base/fs.h"
+#include "base/log.h"
 #include "base/unique_fd.h"
 
 namespace jitsec::sandbox {
@@ -178,6 +185,90 @@ Result<SeccompProgram> PrepareSeccomp(const SandboxPlan& /*plan*/) {
   JITSEC_ASSIGN_OR_RETURN(program.sha256,
                           crypto::Sha256Hex(std::string_view(reinterpret_cast<const char*>(program.insns.data()),
                                                              program.insns.size() * sizeof(sock_filter))));
+  return program;
+}
+
+std::string OwnBuildId() {
+  static const std::string id = [] {
+    std::string out;
+    ::dl_iterate_phdr(
+        [](struct dl_phdr_info* info, size_t, void* data) -> int {
+          auto* found = static_cast<std::string*>(data);
+          for (int i = 0; i < info->dlpi_phnum; ++i) {
+            const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+            if (ph.p_type != PT_NOTE) continue;
+            const char* p = reinterpret_cast<const char*>(info->dlpi_addr + ph.p_vaddr);
+            const char* end = p + ph.p_memsz;
+            while (p + sizeof(ElfW(Nhdr)) <= end) {
+              const auto* n = reinterpret_cast<const ElfW(Nhdr)*>(p);
+              const char* name = p + sizeof(ElfW(Nhdr));
+              const char* desc = name + ((n->n_namesz + 3) & ~3U);
+              if (desc + n->n_descsz > end) break;
+              if (n->n_type == NT_GNU_BUILD_ID && n->n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
+                *found = HexEncode(std::string_view(desc, n->n_descsz));
+                return 1;
+              }
+              p = desc + ((n->n_descsz + 3) & ~3U);
+            }
+          }
+          return 1;  // the first object is the executable itself
+        },
+        &out);
+    return out;
+  }();
+  return id;
+}
+
+namespace {
+
+constexpr int kSeccompCacheFormat = 1;
+
+std::optional<SeccompProgram> FromCache(const std::string& text, const std::string& build,
+                                        std::string_view release) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return std::nullopt;
+  auto str = [&j](const char* key) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  auto format = j.find("format");
+  if (format == j.end() || !format->is_number_integer() || format->get<int>() != kSeccompCacheFormat ||
+      str("build") != build || str("release") != release) {
+    return std::nullopt;
+  }
+  auto bytes = HexDecode(str("program"));
+  if (!bytes || bytes->empty() || bytes->size() % sizeof(sock_filter) != 0 ||
+      bytes->size() / sizeof(sock_filter) > BPF_MAXINSNS) {
+    return std::nullopt;
+  }
+  auto sha = crypto::Sha256Hex(*bytes);
+  if (!sha || *sha != str("sha256")) return std::nullopt;
+  SeccompProgram p;
+  p.insns.resize(bytes->size() / sizeof(sock_filter));
+  std::memcpy(p.insns.data(), bytes->data(), bytes->size());
+  p.sha256 = std::move(*sha);
+  return p;
+}
+
+}  // namespace
+
+Result<SeccompProgram> PrepareSeccompCached(const SandboxPlan& plan, const std::filesystem::path& cache_file,
+                                            std::string_view kernel_release) {
+  const std::string& build = OwnBuildId();
+  if (cache_file.empty() || build.empty() || kernel_release.empty()) return PrepareSeccomp(plan);
+  if (auto text = ReadFile(cache_file, /*nofollow=*/true)) {
+    if (auto cached = FromCache(*text, build, kernel_release)) return std::move(*cached);
+  }
+  JITSEC_ASSIGN_OR_RETURN(SeccompProgram program, PrepareSeccomp(plan));
+  const std::string_view raw(reinterpret_cast<const char*>(program.insns.data()),
+                             program.insns.size() * sizeof(sock_filter));
+  nlohmann::json j = {{"format", kSeccompCacheFormat}, {"build", build},
+                      {"release", std::string(kernel_release)}, {"sha256", program.sha256},
+                      {"program", HexEncode(raw)}};
+  // The cache is an optimisation: failing to write it must not fail the run.
+  if (Status st = WriteFileAtomic(cache_file, j.dump() + "\n", 0600); !st) {
+    log::Debug("not caching the seccomp program: {}", st.error().message());
+  }
   return program;
 }
 

@@ -6,7 +6,9 @@
 
 #include <linux/filter.h>
 
+#include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
@@ -36,6 +38,20 @@ struct SeccompProgram {
 // The plan is taken for future policy-dependent rules; none depend on it today.
 // Fails with kInternal naming the libseccomp call, kIo if the export cannot be read back.
 [[nodiscard]] Result<SeccompProgram> PrepareSeccomp(const SandboxPlan& plan);
+
+// PrepareSeccomp through a cache file (performance.md: "cache the exported program"): the
+// program depends only on jitsec's build and the kernel, so it is kept in `cache_file`, keyed
+// by the GNU build ID of the running binary and the kernel release, with its SHA-256. A cache
+// that is missing, stale, unreadable or does not match its hash is rebuilt and rewritten;
+// failing to write it is not an error. Without a build ID (or with an empty path) nothing is
+// cached. The file is in jitsec's state directory: read-only inside every sandbox, and what a
+// process of the same user outside one could change there it could change in the policy too.
+[[nodiscard]] Result<SeccompProgram> PrepareSeccompCached(const SandboxPlan& plan,
+                                                          const std::filesystem::path& cache_file,
+                                                          std::string_view kernel_release);
+
+// The GNU build ID of the running executable, lowercase hex ("" when it has none).
+std::string OwnBuildId();
 
 namespace child {
 
