@@ -28,9 +28,12 @@ namespace jitsec::sandbox {
 //    jitsec issues.
 //  - Launch: the command (descriptors by SCM_RIGHTS, argv, envp, cwd) on the socket, then
 //    reads the report pipe: EOF = the command exec'd.
-//  - The init (pid 1, no exec): PDEATHSIG(SIGKILL) (exits if jitsec is already gone), setsid,
-//    writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids; dumpable
-//    only while it opens them), builds the root, sets hostname and loopback, starts the command
+//  - The init (pid 1, no exec): clones a helper that makes the net namespace and loopback
+//    (network none), PDEATHSIG(SIGKILL) (exits if jitsec is already gone), its own process
+//    group, writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids;
+//    dumpable only while it opens them), builds the root, sets the hostname, joins the helper's
+//    net namespace, receives its command (and the Landlock ruleset and seccomp program jitsec
+//    built meanwhile), attaches secret files, pivots, starts the command
 //    with clone(CLONE_VM|CLONE_VFORK) on the premapped stack, closes every descriptor but the
 //    status pipe, forwards INT/TERM/HUP/QUIT/WINCH/USR1/USR2, reaps, and when the command exits
 //    kills the rest of the namespace, writes the command's exit code on the status pipe (128+N
