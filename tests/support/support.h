@@ -34,6 +34,23 @@ struct ProcessResult {
   std::string err;
 };
 
+// An environment for execve: "NAME=value" strings and the null-terminated array pointing at them.
+class EnvBlock {
+ public:
+  explicit EnvBlock(const std::map<std::string, std::string>& env) {
+    for (const auto& [k, v] : env) strings_.push_back(k + "=" + v);
+    for (auto& e : strings_) ptrs_.push_back(e.data());
+    ptrs_.push_back(nullptr);
+  }
+  EnvBlock(const EnvBlock&) = delete;
+  EnvBlock& operator=(const EnvBlock&) = delete;
+  char** data() { return ptrs_.data(); }
+
+ private:
+  std::vector<std::string> strings_;
+  std::vector<char*> ptrs_;
+};
+
 struct RunOptions {
   std::map<std::string, std::string> env;  // the complete environment of jitsec
   std::string stdin_data;

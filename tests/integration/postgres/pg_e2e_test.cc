@@ -97,15 +97,10 @@ class PgE2ETest : public ::testing::Test {
   pid_t StartLongRun() {
     pid_t pid = fork();
     if (pid == 0) {
-      auto env = Env();
-      std::vector<std::string> envs;
-      for (auto& [k, v] : env) envs.push_back(k + "=" + v);
-      std::vector<char*> ep;
-      for (auto& e : envs) ep.push_back(e.data());
-      ep.push_back(nullptr);
+      EnvBlock env(Env());
       if (chdir(workspace_.c_str()) != 0) _exit(98);
       const char* argv[] = {JITSEC_BINARY, "run", "--task", "db", "--", "/bin/sleep", "60", nullptr};
-      execve(JITSEC_BINARY, const_cast<char**>(argv), ep.data());
+      execve(JITSEC_BINARY, const_cast<char**>(argv), env.data());
       _exit(99);
     }
     for (int i = 0; i < 300 && JitsecRoles() != "1"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -202,16 +197,11 @@ TEST_F(PgE2ETest, FiftyConcurrentRunsLeaveNothingBehind) {
   for (int i = 0; i < 50; ++i) {
     pid_t pid = fork();
     if (pid == 0) {
-      auto env = Env();
-      std::vector<std::string> envs;
-      for (auto& [k, v] : env) envs.push_back(k + "=" + v);
-      std::vector<char*> ep;
-      for (auto& e : envs) ep.push_back(e.data());
-      ep.push_back(nullptr);
+      EnvBlock env(Env());
       int devnull = open("/dev/null", O_WRONLY);
       dup2(devnull, 1);
       const char* argv[] = {JITSEC_BINARY, "run", "--task", "db", "--", "psql", "-Atc", "SELECT 1", nullptr};
-      execve(JITSEC_BINARY, const_cast<char**>(argv), ep.data());
+      execve(JITSEC_BINARY, const_cast<char**>(argv), env.data());
       _exit(99);
     }
     pids.push_back(pid);

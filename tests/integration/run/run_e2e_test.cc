@@ -281,12 +281,7 @@ TEST_F(RunE2ETest, TerminationSignalIsForwardedDuringALongOutput) {
     const fs::path err_path = d.path() / "stderr";
     int out[2];
     ASSERT_EQ(pipe(out), 0);
-    auto env = Env();
-    std::vector<std::string> envs;
-    for (auto& [k, v] : env) envs.push_back(k + "=" + v);
-    std::vector<char*> ep;
-    for (auto& e : envs) ep.push_back(e.data());
-    ep.push_back(nullptr);
+    EnvBlock env(Env());
     const std::string script =
         "trap 'echo got-TERM >&2; exit 7' TERM; while :; do cat filler; cat \"$F\"; done";
     const char* argv[] = {JITSEC_BINARY, "run", "--task", "t", "--",
@@ -297,7 +292,7 @@ TEST_F(RunE2ETest, TerminationSignalIsForwardedDuringALongOutput) {
       dup2(out[1], 1);
       int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (err < 0 || dup2(err, 2) < 0 || chdir(workspace_.c_str()) != 0) _exit(98);
-      execve(JITSEC_BINARY, const_cast<char**>(argv), ep.data());
+      execve(JITSEC_BINARY, const_cast<char**>(argv), env.data());
       _exit(99);
     }
     close(out[1]);
@@ -419,18 +414,13 @@ TEST_F(RunE2ETest, SignalsAreForwardedToTheCommand) {
     pid_t pid = fork();
     if (pid == 0) {
       dup2(out[1], 1);
-      auto env = Env();
-      std::vector<std::string> envs;
-      for (auto& [k, v] : env) envs.push_back(k + "=" + v);
-      std::vector<char*> ep;
-      for (auto& e : envs) ep.push_back(e.data());
-      ep.push_back(nullptr);
+      EnvBlock env(Env());
       std::string script = "trap 'echo got-$0; exit 7' " + std::to_string(sig) + "; touch " + ready.string() +
                            "; while :; do sleep 0.05; done";
       std::string sig_name = std::to_string(sig);
       const char* argv[] = {JITSEC_BINARY, "run", "--task", "t", "--", "/bin/sh", "-c", script.c_str(),
                             sig_name.c_str(), nullptr};
-      execve(JITSEC_BINARY, const_cast<char**>(argv), ep.data());
+      execve(JITSEC_BINARY, const_cast<char**>(argv), env.data());
       _exit(99);
     }
     close(out[1]);

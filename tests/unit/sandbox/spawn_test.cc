@@ -34,6 +34,7 @@
 #include "sandbox/child_apply.h"
 #include "sandbox/sandbox.h"
 #include "support/support.h"
+#include "test_workspace.h"
 
 namespace jitsec::sandbox {
 namespace {
@@ -41,11 +42,6 @@ namespace fs = std::filesystem;
 using ::jitsec::testing::Feature;
 using ::jitsec::testing::ScopedTempDir;
 using ::jitsec::testing::WriteTextFile;
-
-const KernelFeatures& Kernel() {
-  static const KernelFeatures k = *ProbeKernel("");
-  return k;
-}
 
 std::string ReadAll(int fd) {
   std::string out;
@@ -80,27 +76,7 @@ std::string Grep() { return fs::exists("/usr/bin/grep") ? "/usr/bin/grep" : "/bi
 
 // A workspace T/ws below a private temp dir, sandboxed (the default plan, the workspace
 // writable) or not.
-struct Workspace {
-  ScopedTempDir tmp;
-  fs::path ws = tmp / "ws";
-  policy::SandboxConfig config;
-  PlanInputs inputs;
-
-  explicit Workspace(bool sandboxed) {
-    fs::create_directories(ws / ".git" / "hooks");  // the protected paths exist: no warnings
-    WriteTextFile(ws / ".git" / "config", "", 0644);
-    config.enabled = sandboxed;
-    config.write = {"."};
-    inputs.workspace = ws;
-    inputs.home = tmp.path();
-    ::chmod(tmp.path().c_str(), 0755);  // reachable after a drop to nobody
-  }
-
-  Result<PreparedSandbox> Prepared() const {
-    JITSEC_ASSIGN_OR_RETURN(SandboxPlan plan, BuildPlan(config, inputs, Kernel()));
-    return Prepare(plan, Kernel());
-  }
-};
+using Workspace = testing::TestWorkspace;
 
 struct Outcome {
   Result<Launched> launched = Fail(ErrorCode::kInternal, "not run");

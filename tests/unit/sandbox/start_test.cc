@@ -24,13 +24,12 @@
 #include "sandbox/exec_message.h"
 #include "sandbox/sandbox.h"
 #include "support/support.h"
+#include "test_workspace.h"
 
 namespace jitsec::sandbox {
 namespace {
 namespace fs = std::filesystem;
 using ::jitsec::testing::Feature;
-using ::jitsec::testing::ScopedTempDir;
-using ::jitsec::testing::WriteTextFile;
 
 struct SocketPair {
   int a = -1;
@@ -198,29 +197,7 @@ TEST(CommandMessageTest, TooManyDescriptorsAreRefusedBySender) {
   EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
 }
 
-const KernelFeatures& Kernel() {
-  static const KernelFeatures k = *ProbeKernel("");
-  return k;
-}
-
-struct Workspace {
-  ScopedTempDir tmp;
-  fs::path ws = tmp / "ws";
-  policy::SandboxConfig config;
-  PlanInputs inputs;
-  Workspace() {
-    fs::create_directories(ws / ".git" / "hooks");
-    WriteTextFile(ws / ".git" / "config", "", 0644);
-    config.write = {"."};
-    inputs.workspace = ws;
-    inputs.home = tmp.path();
-    ::chmod(tmp.path().c_str(), 0755);
-  }
-  Result<PreparedSandbox> Prepared() const {
-    JITSEC_ASSIGN_OR_RETURN(SandboxPlan plan, BuildPlan(config, inputs, Kernel()));
-    return Prepare(plan, Kernel());
-  }
-};
+using Workspace = testing::TestWorkspace;
 
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
