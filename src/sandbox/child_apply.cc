@@ -495,10 +495,10 @@ bool BuildRoot(const PreparedSandbox::Impl& sb, int* scratch, RootState* st) noe
   return ok;
 }
 
-// Phase 3: the secret files of `file: {path}` deliveries, copied from the command's memfds, then
-// pivot_root into the new root. Returns false with errno set.
-bool AttachSecretsAndPivot(const PreparedSandbox::Impl& sb, const ExecView& spec,
-                           RootState* st) noexcept {
+// Phase 3: the secret files of `file: {path}` deliveries, copied from the command's memfds (they
+// need the staging tmpfs of the old root, so they come before the pivot). Returns false with
+// errno set.
+bool AttachSecrets(const PreparedSandbox::Impl& sb, const ExecView& spec, RootState* st) noexcept {
   size_t slot = 0;
   for (size_t i = 0; i < sb.mounts.ops.size(); ++i) {
     const MountOp& op = sb.mounts.ops[i];
@@ -519,9 +519,13 @@ bool AttachSecretsAndPivot(const PreparedSandbox::Impl& sb, const ExecView& spec
     CloseQuietly(tree);
     if (!ok) return false;
   }
+  return true;
+}
+
+// Phase 4: pivot_root into the new root and detach the old one. Returns false with errno set.
+bool PivotIntoRoot(RootState* st) noexcept {
   CloseQuietly(st->staging);
   st->staging = -1;
-
   // pivot_root(".", ".") stacks the old root on top of the new one; detaching "." removes it.
   if (::fchdir(st->root) != 0) return false;
   CloseQuietly(st->root);
@@ -926,6 +930,9 @@ void RunInit(const InitArgs& a) noexcept {
   if (!BuildRoot(sb, a.scratch, &root)) Fail(a.report_fd, ChildStep::kMounts);
   if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);
   if (net.pid > 0 && !JoinNetworkHelper(&net)) Fail(a.report_fd, ChildStep::kNetwork);
+  // Without `file: {path}` deliveries nothing more comes from the old root: pivot before the
+  // command arrives (its detach is ~0.2 ms of work off the path to the command).
+  if (!sb.has_secret_files && !PivotIntoRoot(&root)) Fail(a.report_fd, ChildStep::kMounts);
 
   // Everything so far overlaps jitsec's issuance. Now the command: its descriptors, argv and
   // environment, sent once the credentials exist; a closed socket means the run ended first.
@@ -950,7 +957,10 @@ void RunInit(const InitArgs& a) noexcept {
   }
   command.parent_pid = 1;  // inside the PID namespace the command's parent is the init
 
-  if (!AttachSecretsAndPivot(sb, command, &root)) Fail(report_fd, ChildStep::kMounts);
+  if (sb.has_secret_files &&
+      (!AttachSecrets(sb, command, &root) || !PivotIntoRoot(&root))) {
+    Fail(report_fd, ChildStep::kMounts);
+  }
   if (!AddInsideRules(sb, confinement.landlock_fd)) Fail(report_fd, ChildStep::kLandlock);
 
   sigset_t set;

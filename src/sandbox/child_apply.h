@@ -83,12 +83,13 @@ struct InitArgs {
 //     namespace, brings its loopback up and opens the namespace, concurrently with step 3;
 //  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
 //     /tmp is hidden by it), /dev, /proc; hostname "jitsec"; wait for the helper and setns
-//     into its network namespace (kNetwork);
+//     into its network namespace (kNetwork); without `file: {path}` deliveries, pivot_root
+//     and a detach of the old root now;
 //  4. wait for the command on the control socket (ReceiveCommand; exits quietly when jitsec
 //     closes it without sending: the run was refused or issuance failed) (kCommand);
-//  5. the secret files of `file: {path}` deliveries (copied from the received memfds), then
-//     pivot_root and a detach of the old root; Landlock rules for the fresh /tmp, /dev, /proc
-//     and the secret files;
+//  5. with `file: {path}` deliveries, the secret files (copied from the received memfds),
+//     then pivot_root and a detach of the old root; Landlock rules for the fresh /tmp, /dev,
+//     /proc and the secret files;
 //  6. block the forwarded signals and SIGCHLD, start the command (RunCommand) with CloneVfork on
 //     the command stack (the init is suspended until the command execs or fails), close every
 //     descriptor, then loop on sigwaitinfo: forward INT/TERM/HUP/QUIT/WINCH/USR1/USR2 to the

@@ -131,6 +131,7 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
     if (op.kind == MountKind::kDenyFile || op.kind == MountKind::kSecret) {
       impl->needs_staging = true;
     }
+    if (op.kind == MountKind::kSecret) impl->has_secret_files = true;
   }
   impl->landlock_abi = std::clamp(kernel.landlock_abi, 0, landlock_abi::kMaxKnownAbi);
   impl->landlock_full = LandlockFullAccess(impl->landlock_abi);

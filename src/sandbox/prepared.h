@@ -25,6 +25,7 @@ struct PreparedSandbox::Impl {
   std::vector<std::string> rels;  // mounts.ops[i].path without the leading '/' ("" for "/")
   size_t source_count = 0;        // descriptors the init clones before attaching anything
   bool needs_staging = false;     // kDenyFile and kSecret need the staging tmpfs
+  bool has_secret_files = false;  // kSecret: the init pivots only once the command came
   int landlock_abi = 0;           // 0: Landlock not enforced (the ruleset is built by Launch)
   uint64_t landlock_full = 0;     // rights for the private /tmp and /dev
   uint64_t landlock_proc = 0;     // rights for the new /proc
