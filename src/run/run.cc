@@ -234,18 +234,17 @@ sandbox::PlanInputs SandboxInputs(const Request& r, const policy::Task& task) {
   return in;
 }
 
-// What was delivered must be what the sandbox was built for (fail closed if not).
-bool SameSecretMounts(const sandbox::SandboxPlan& plan, const delivery::DeliveryPlan& dp) {
-  size_t i = 0;
-  for (const auto& f : dp.files) {
-    if (f.mount_path.empty()) continue;
-    if (i >= plan.secret_mounts.size() || plan.secret_mounts[i].fd_target != f.target ||
-        plan.secret_mounts[i].target != std::filesystem::path(f.mount_path).lexically_normal()) {
+// What was delivered must be what the sandbox was built for (delivery::PlanFiles; fail closed
+// if not).
+bool DeliveredAsPlanned(const policy::Task& task, const delivery::DeliveryPlan& dp) {
+  const auto planned = delivery::PlanFiles(task.credentials);
+  if (planned.size() != dp.files.size()) return false;
+  for (size_t i = 0; i < planned.size(); ++i) {
+    if (planned[i].target != dp.files[i].target || planned[i].mount_path != dp.files[i].mount_path) {
       return false;
     }
-    ++i;
   }
-  return i == plan.secret_mounts.size();
+  return true;
 }
 
 bool NeedsStore(const policy::Policy& policy, const policy::Task& task, const std::string& env) {
@@ -512,7 +511,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
 
   Result<sandbox::Launched> launched = Fail(ErrorCode::kInternal, "not launched");
   if (task.sandbox.enabled) {
-    if (!SameSecretMounts(*plan, *dp)) {
+    if (!DeliveredAsPlanned(task, *dp)) {
       return revoke_and(Error(ErrorCode::kInternal, "the delivered files differ from the sandbox's plan"));
     }
     spec.Finalize();

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "base/fs.h"
 #include "base/log.h"
@@ -145,31 +146,22 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
 }
 
 Starting::Starting(Starting&& other) noexcept
-    : plan_(std::move(other.plan_)),
-      landlock_abi_(other.landlock_abi_),
-      seccomp_cache_(std::move(other.seccomp_cache_)),
-      kernel_release_(std::move(other.kernel_release_)),
-      pid_(other.pid_),
+    : sandbox_(std::move(other.sandbox_)),
+      pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::move(other.pidfd_)),
       control_(std::move(other.control_)),
       report_(std::move(other.report_)),
-      status_(std::move(other.status_)) {
-  other.pid_ = -1;
-}
+      status_(std::move(other.status_)) {}
 
 Starting& Starting::operator=(Starting&& other) noexcept {
   if (this != &other) {
     Abandon();
-    plan_ = std::move(other.plan_);
-    landlock_abi_ = other.landlock_abi_;
-    seccomp_cache_ = std::move(other.seccomp_cache_);
-    kernel_release_ = std::move(other.kernel_release_);
-    pid_ = other.pid_;
+    sandbox_ = std::move(other.sandbox_);
+    pid_ = std::exchange(other.pid_, -1);
     pidfd_ = std::move(other.pidfd_);
     control_ = std::move(other.control_);
     report_ = std::move(other.report_);
     status_ = std::move(other.status_);
-    other.pid_ = -1;
   }
   return *this;
 }
@@ -238,10 +230,7 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
     child::RunInit(args);
   }
   Starting s;
-  s.plan_ = sb.plan;
-  s.landlock_abi_ = sb.landlock_abi;
-  s.seccomp_cache_ = sb.seccomp_cache;
-  s.kernel_release_ = sb.kernel_release;
+  s.sandbox_ = sandbox.shared_impl();
   s.pid_ = pid;
   s.pidfd_.reset(pidfd_raw);
   s.control_ = std::move(control);
@@ -256,11 +245,11 @@ Result<Launched> Launch(Starting starting, const ExecSpec& spec) {
   }
   if (!starting) return Fail(ErrorCode::kInternal, "launch: no sandbox init");
   // Built now rather than before Start: the init is busy with namespaces and mounts meanwhile.
-  JITSEC_ASSIGN_OR_RETURN(LandlockRuleset landlock, PrepareLandlock(starting.plan_, starting.landlock_abi_));
+  const PreparedSandbox::Impl& sb = *starting.sandbox_;
+  JITSEC_ASSIGN_OR_RETURN(LandlockRuleset landlock, PrepareLandlock(sb.plan, sb.landlock_abi));
   SeccompProgram seccomp;
-  if (starting.plan_.seccomp) {
-    JITSEC_ASSIGN_OR_RETURN(seccomp, PrepareSeccompCached(starting.plan_, starting.seccomp_cache_,
-                                                          starting.kernel_release_));
+  if (sb.plan.seccomp) {
+    JITSEC_ASSIGN_OR_RETURN(seccomp, PrepareSeccompCached(sb.plan, sb.seccomp_cache, sb.kernel_release));
   }
   Confinement confinement;
   confinement.landlock_fd = landlock.abi != 0 ? landlock.fd.get() : -1;

@@ -123,9 +123,10 @@ class PreparedSandbox {
   PreparedSandbox& operator=(PreparedSandbox&&) noexcept;
   ~PreparedSandbox();
   const Impl& impl() const { return *impl_; }
+  const std::shared_ptr<const Impl>& shared_impl() const { return impl_; }
 
  private:
-  std::unique_ptr<Impl> impl_;
+  std::shared_ptr<const Impl> impl_;  // shared with a Starting made from it
 };
 // With a state_dir, the exported seccomp program is cached there (seccomp.json, keyed by
 // jitsec's build ID and the kernel release; see seccomp.h).
@@ -161,10 +162,8 @@ class Starting {
   friend Result<Starting> Start(const PreparedSandbox& sandbox);
   friend Result<Launched> Launch(Starting starting, const ExecSpec& spec);
   void Abandon() noexcept;
-  SandboxPlan plan_;      // for the Landlock ruleset and seccomp program Launch builds
-  int landlock_abi_ = 0;
-  std::filesystem::path seccomp_cache_;
-  std::string kernel_release_;
+  // What Launch builds the Landlock ruleset and the seccomp program from.
+  std::shared_ptr<const PreparedSandbox::Impl> sandbox_;
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd control_;  // jitsec's end of the socketpair
