@@ -349,6 +349,49 @@ TEST(RedactorTest, MatchesReferenceOnDenseRandomMixtures) {
   }
 }
 
+// Long random secrets, as API keys are: the skip filter then samples with its longest stride
+// (one q-gram per 12 or 13 bytes), in its two configurations, a few patterns (q = 4) and more
+// than 256 (q = 5), including its unrolled loop and the samples near the end of each chunk.
+TEST(RedactorTest, MatchesReferenceWithLongSecretsInBothFilterConfigurations) {
+  for (size_t n_secrets : {1u, 60u}) {
+    std::mt19937 rng(static_cast<uint32_t>(n_secrets));
+    static const char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    std::vector<std::string> values;
+    for (size_t i = 0; i < n_secrets; ++i) {
+      std::string v;
+      const size_t len = 16 + rng() % 25;
+      for (size_t k = 0; k < len; ++k) v.push_back(kAlnum[rng() % 62]);
+      values.push_back(v);
+    }
+    Fixture f = Make(values);
+    ASSERT_GE(MinPatternLength(*f.set), 16u);  // the window is 16: the longest stride
+    if (n_secrets > 1) {
+      ASSERT_GT(PatternCount(*f.set), 256u);
+    }
+    std::uniform_int_distribution<size_t> which(0, f.patterns.size() - 1);
+    for (int round = 0; round < 24; ++round) {
+      std::string text;
+      while (text.size() < 2500) {
+        const std::string& p = f.patterns[which(rng)];
+        switch (rng() % 5) {
+          case 0: text += p; break;
+          case 1: text += p.substr(0, p.size() - 1 - rng() % 3); break;  // a near miss
+          case 2: text += p.substr(1 + rng() % 3); break;
+          default: text += RandomText(rng, 1 + rng() % 200, kAlnum);
+        }
+      }
+      const std::string expected = ReferenceMask(text, f.patterns);
+      std::vector<size_t> sizes;
+      for (size_t total = 0; total < text.size();) {
+        sizes.push_back(1 + rng() % (round % 2 == 0 ? 40 : 1500));
+        total += sizes.back();
+      }
+      ASSERT_EQ(OneShot(f.set, text), expected) << n_secrets << " secrets, round " << round;
+      ASSERT_EQ(RunChunks(f.set, text, sizes), expected) << n_secrets << " secrets, round " << round;
+    }
+  }
+}
+
 TEST(RedactorTest, LeavesNoFormOfACanaryInAnySplit) {
   const std::string canary = testing::MakeCanary("mask");
   Fixture f = Make({canary});
