@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -76,14 +77,21 @@ bool IsLowerHex(std::string_view s) {
   return true;
 }
 
+// UTC by calendar arithmetic (std::chrono): gmtime_r would make glibc read and parse
+// /etc/localtime on first use, on every run, for a time zone the record never uses.
 std::string NowRfc3339() {
   struct timespec ts {};
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  struct tm tm {};
-  ::gmtime_r(&ts.tv_sec, &tm);
+  using namespace std::chrono;
+  const sys_seconds t{seconds{ts.tv_sec}};
+  const sys_days day = floor<days>(t);
+  const year_month_day ymd{day};
+  const hh_mm_ss<seconds> hms{t - day};
   char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03ldZ", long(ts.tv_nsec / 1000000));
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02ld:%02ld:%02lld.%03ldZ", int(ymd.year()),
+                unsigned(ymd.month()), unsigned(ymd.day()), long(hms.hours().count()),
+                long(hms.minutes().count()), static_cast<long long>(hms.seconds().count()),
+                long(ts.tv_nsec / 1000000));
   return buf;
 }
 

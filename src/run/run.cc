@@ -307,12 +307,17 @@ class LazyStore final : public providers::SecretSource {
  public:
   explicit LazyStore(const Paths& p) : paths_(p) {}
   Result<SecretBytes> Get(std::string_view name) const override {
-    if (!store_) {
-      auto s = providers::local_store::LocalStore::Open(paths_.store_dir, paths_.store_key, false);
-      if (!s) return Fail(std::move(s).error());
-      store_.emplace(std::move(*s));
-    }
+    JITSEC_TRY(Open());
     return store_->Get(name);
+  }
+  // Opens the store now (once): a run whose credentials need it fails early, before any
+  // issuance, with the store's own message.
+  Status Open() const {
+    if (store_) return Ok();
+    auto s = providers::local_store::LocalStore::Open(paths_.store_dir, paths_.store_key, false);
+    if (!s) return Fail(std::move(s).error());
+    store_.emplace(std::move(*s));
+    return Ok();
   }
 
  private:
@@ -419,11 +424,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     for (const auto& e : swept.errors) log::Warn("sweep: {}", e);
     if (swept.revoked > 0) log::Info("revoked {} lease(s) left by earlier runs", swept.revoked);
   }
-  if (NeedsStore(r.policy, task, r.decision.environment)) {
-    // Fail early with the store's own message if it cannot be opened.
-    auto s = providers::local_store::LocalStore::Open(r.paths.store_dir, r.paths.store_key, false);
-    if (!s) return Fail(std::move(s).error());
-  }
+  if (NeedsStore(r.policy, task, r.decision.environment)) JITSEC_TRY(store.Open());
 
   LeaseSet leases(&journal, [&](const policy::ProviderConfig& c) { return providers::CreateProvider(c, pctx); },
                   &recorder, r.run_id, task.name);
