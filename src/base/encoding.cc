@@ -94,13 +94,24 @@ std::optional<std::string> Base64Decode(std::string_view text) {
   return out;
 }
 
+bool IsUriUnreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '.' || c == '_' || c == '~';
+}
+
 std::string PercentEncode(std::string_view bytes, bool upper) {
+  return PercentEncodeIf(bytes, IsUriUnreserved, upper);
+}
+
+std::string PercentEncodeIf(std::string_view bytes, bool (*keep)(unsigned char), bool upper,
+                            bool plus_for_space) {
   const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
   std::string out;
+  out.reserve(bytes.size() * 3);
   for (unsigned char c : bytes) {
-    bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
+    if (plus_for_space && c == ' ') {
+      out.push_back('+');
+    } else if (keep(c)) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');

@@ -16,44 +16,19 @@ namespace {
 constexpr char kHexLower[] = "0123456789abcdef";
 constexpr char kHexUpper[] = "0123456789ABCDEF";
 
-bool IsAlnum(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-bool IsUnreserved(unsigned char c) {
-  return IsAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
 bool IsReserved(unsigned char c) {
   static constexpr std::string_view kReserved = ":/?#[]@!$&'()*+,;=";
   return kReserved.find(static_cast<char>(c)) != std::string_view::npos;
 }
 // JavaScript encodeURIComponent keeps these besides the unreserved set.
 bool KeepComponent(unsigned char c) {
-  return IsUnreserved(c) || c == '!' || c == '\'' || c == '(' || c == ')' || c == '*';
+  return IsUriUnreserved(c) || c == '!' || c == '\'' || c == '(' || c == ')' || c == '*';
 }
 // JavaScript encodeURI also keeps the reserved characters.
 bool KeepUri(unsigned char c) { return KeepComponent(c) || (IsReserved(c) && c != '[' && c != ']'); }
 // "Only reserved characters encoded": reserved, '%' (to stay decodable), space and controls.
 bool KeepAllButReserved(unsigned char c) {
   return !IsReserved(c) && c != '%' && c > 0x20 && c != 0x7f;
-}
-
-std::string PercentWith(std::string_view v, bool (*keep)(unsigned char), bool upper,
-                        bool plus_for_space) {
-  const char* digits = upper ? kHexUpper : kHexLower;
-  std::string out;
-  out.reserve(v.size() * 3);
-  for (unsigned char c : v) {
-    if (plus_for_space && c == ' ') {
-      out.push_back('+');
-    } else if (keep(c)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(digits[c >> 4]);
-      out.push_back(digits[c & 15]);
-    }
-  }
-  return out;
 }
 
 void AppendU(std::string& out, uint32_t unit, bool upper) {
@@ -208,11 +183,11 @@ void ExpandInto(std::string_view value, const Options& options, std::vector<std:
     AddBase64(value, out);
     out.push_back(PercentEncode(value, true));
     out.push_back(PercentEncode(value, false));
-    out.push_back(PercentWith(value, KeepComponent, true, false));
-    out.push_back(PercentWith(value, KeepUri, true, false));
-    out.push_back(PercentWith(value, IsUnreserved, true, true));
-    out.push_back(PercentWith(value, KeepAllButReserved, true, false));
-    out.push_back(PercentWith(value, KeepAllButReserved, false, false));
+    out.push_back(PercentEncodeIf(value, KeepComponent, true, false));
+    out.push_back(PercentEncodeIf(value, KeepUri, true, false));
+    out.push_back(PercentEncodeIf(value, IsUriUnreserved, true, true));
+    out.push_back(PercentEncodeIf(value, KeepAllButReserved, true, false));
+    out.push_back(PercentEncodeIf(value, KeepAllButReserved, false, false));
     std::string json = JsonEscape(value);
     out.push_back(ReplaceSlash(json));
     out.push_back(std::move(json));
