@@ -521,7 +521,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   } else {
     spec.parent_pid = ::getpid();
     spec.Finalize();
-    launched = supervise::SpawnPlain(spec);
+    launched = sandbox::LaunchPlain(spec);
   }
   WipeStrings(spec.envp);
   out_w.reset();

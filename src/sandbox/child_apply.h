@@ -111,7 +111,7 @@ bool DropCapabilities(int cap_last) noexcept;
 // Without a sandbox: fd table → signals → process setup → exec.
 [[noreturn]] void RunPlain(const ExecView& spec, int report_fd) noexcept;
 
-// Without a sandbox, for supervise::SpawnPlain and Launch: RunPlain(spec, report_fd) in a child
+// Without a sandbox, for LaunchPlain: RunPlain(spec, report_fd) in a child
 // of CloneVfork (with CLONE_PIDFD; *pidfd stays -1 on a kernel that ignores the flag) on a
 // ChildStack allocated here and unmapped once the child has exec'd. Returns the pid, or -1 with
 // errno set. report_fd must be above every target of spec (ApplyFdTable would clobber it).

@@ -50,7 +50,8 @@ pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
   return pid_t(pid);
 }
 
-Error ReportToError(const ChildReport& r, const ExecSpec& spec) {
+// `setup` names what failed outside exec: "sandbox setup" or "command setup" (no sandbox).
+Error ReportToError(const ChildReport& r, const ExecSpec& spec, std::string_view setup = "sandbox setup") {
   std::string why = std::strerror(r.err);
   if (r.step == ChildStep::kExec) {
     ErrorCode code = (r.err == ENOENT || r.err == ENOTDIR) ? ErrorCode::kCommandNotFound
@@ -58,16 +59,7 @@ Error ReportToError(const ChildReport& r, const ExecSpec& spec) {
     return Error(code, "exec \"" + spec.path + "\": " + why, r.err);
   }
   return Error(ErrorCode::kChildSetup,
-               "sandbox setup failed at " + std::string(ChildStepName(r.step)) + ": " + why, r.err);
-}
-
-// After the report pipe's write ends are all gone: EOF means exec, a record means failure.
-Result<Launched> Finish(pid_t pid, UniqueFd pidfd, UniqueFd report_read, const ExecSpec& spec) {
-  ChildReport r = ReadChildReport(report_read.get());
-  if (r.step == ChildStep::kNone) return Launched{pid, std::move(pidfd), UniqueFd()};
-  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  return Fail(ReportToError(r, spec));
+               std::string(setup) + " failed at " + std::string(ChildStepName(r.step)) + ": " + why, r.err);
 }
 
 // The report pipe's write end must survive the command's descriptor table: put it above every
@@ -78,17 +70,6 @@ Result<UniqueFd> RaiseAboveTargets(UniqueFd fd, const ExecSpec& spec) {
   return UniqueFd(raised);
 }
 
-Result<Launched> LaunchPlain(const ExecSpec& spec) {
-  JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
-  JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
-  int pidfd = -1;
-  pid_t pid = child::SpawnPlain(spec, report.write.get(), &pidfd);
-  if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: clone");
-  if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
-  report.write.reset();
-  return Finish(pid, UniqueFd(pidfd), std::move(report.read), spec);
-}
-
 int CapLast() {
   auto text = ReadFile("/proc/sys/kernel/cap_last_cap");
   if (!text) return 63;
@@ -97,6 +78,31 @@ int CapLast() {
 }
 
 }  // namespace
+
+Result<Launched> LaunchPlain(const ExecSpec& spec) {
+  JITSEC_ASSIGN_OR_RETURN(Pipe report, MakePipe("report"));
+  JITSEC_ASSIGN_OR_RETURN(report.write, RaiseAboveTargets(std::move(report.write), spec));
+  // The child shares jitsec's memory until it execs (clone with CLONE_VM | CLONE_VFORK, no
+  // copy of jitsec's page tables); it runs the async-signal-safe child::RunPlain.
+  int pidfd = -1;
+  pid_t pid = child::SpawnPlain(spec, report.write.get(), &pidfd);
+  if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "command setup failed at fork: clone");
+  // CLONE_PIDFD gave the pidfd, unless the kernel ignored it (before 5.2).
+  if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
+  UniqueFd owned_pidfd(pidfd);
+  report.write.reset();
+  // After the report pipe's write ends are all gone: EOF means exec, a record means failure.
+  ChildReport r = ReadChildReport(report.read.get());
+  if (r.step != ChildStep::kNone) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    return Fail(ReportToError(r, spec, "command setup"));
+  }
+  if (!owned_pidfd) {
+    return Fail(ErrorCode::kUnsupported, "pidfd_open: Linux >= 5.3 is required");
+  }
+  return Launched{pid, std::move(owned_pidfd), UniqueFd()};
+}
 
 size_t SourceSlots(const MountOp& op) {
   switch (op.kind) {

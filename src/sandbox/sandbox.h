@@ -189,4 +189,10 @@ class Starting {
 // Start, then Launch. Without a sandbox (plan disabled) the command is started directly.
 [[nodiscard]] Result<Launched> Launch(const PreparedSandbox& sandbox, const ExecSpec& spec);
 
+// Without a sandbox (`sandbox: {enabled: false}`): the command started directly by clone with
+// CLONE_VM | CLONE_VFORK on a stack of its own, then exec (child::RunPlain: new session,
+// PR_SET_PDEATHSIG, the spec's descriptor table, environment and cwd). Returns once exec
+// succeeded; a failure names the step and errno.
+[[nodiscard]] Result<Launched> LaunchPlain(const ExecSpec& spec);
+
 }  // namespace jitsec::sandbox

@@ -16,14 +16,12 @@
 
 #include "base/fs.h"
 #include "base/log.h"
-#include "sandbox/child_apply.h"
 
 namespace jitsec::supervise {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int PidfdOpen(pid_t pid) { return int(::syscall(SYS_pidfd_open, pid, 0)); }
 int PidfdSendSignal(int pidfd, int sig) { return int(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0)); }
 
 bool IsTermination(int sig) { return sig == SIGINT || sig == SIGTERM || sig == SIGHUP || sig == SIGQUIT; }
@@ -150,43 +148,6 @@ int PendingTermination(int signal_fd) {
     if (IsTermination(int(si.ssi_signo)) && found == 0) found = int(si.ssi_signo);
   }
   return found;
-}
-
-Result<sandbox::Launched> SpawnPlain(const ExecSpec& spec) {
-  int report[2];
-  if (::pipe2(report, O_CLOEXEC) != 0) return FailErrno(ErrorCode::kInternal, "pipe2");
-  UniqueFd report_r(report[0]);
-  UniqueFd report_w(report[1]);
-  // Above every target, or installing the command's descriptor table would clobber it.
-  int raised = ::fcntl(report_w.get(), F_DUPFD_CLOEXEC, spec.max_target_fd() + 1);
-  if (raised < 0) return FailErrno(ErrorCode::kInternal, "fcntl F_DUPFD_CLOEXEC (report pipe)");
-  report_w.reset(raised);
-  // The child shares jitsec's memory until it execs (clone with CLONE_VM | CLONE_VFORK, no copy
-  // of jitsec's page tables); it is the async-signal-safe sandbox::child::RunPlain.
-  int pidfd = -1;
-  pid_t pid = sandbox::child::SpawnPlain(spec, report_w.get(), &pidfd);
-  if (pid < 0) return FailErrno(ErrorCode::kChildSetup, "fork");
-  report_w.reset();
-  sandbox::Launched launched;
-  launched.pid = pid;
-  // CLONE_PIDFD gave the pidfd, unless the kernel ignored it (before 5.2).
-  launched.pidfd = UniqueFd(pidfd >= 0 ? pidfd : PidfdOpen(pid));
-  ChildReport r = ReadChildReport(report_r.get());
-  if (r.step != ChildStep::kNone) {
-    int st = 0;
-    while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (r.step == ChildStep::kExec) {
-      if (r.err == ENOENT || r.err == ENOTDIR) {
-        return Fail(ErrorCode::kCommandNotFound, "command not found: " + spec.path, r.err);
-      }
-      return Fail(Error::FromErrno(ErrorCode::kCommandNotExecutable, "cannot execute " + spec.path, r.err));
-    }
-    return Fail(Error::FromErrno(ErrorCode::kChildSetup,
-                                 "command setup failed at " + std::string(ChildStepName(r.step)), r.err));
-  }
-  if (!launched.pidfd) return FailErrno(ErrorCode::kUnsupported, "pidfd_open (Linux >= 5.3 is required)");
-  return launched;
 }
 
 Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& options) {

@@ -29,11 +29,6 @@ inline constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SI
 // Returns a pending terminating signal (INT, TERM, HUP, QUIT) if one has arrived, else 0.
 int PendingTermination(int signal_fd);
 
-// Starts the command without a sandbox (clone with CLONE_VM | CLONE_VFORK on a stack of its
-// own, then exec): new session, PR_SET_PDEATHSIG, the spec's fd table and environment. Waits on
-// the report pipe until exec succeeded.
-[[nodiscard]] Result<sandbox::Launched> SpawnPlain(const ExecSpec& spec);
-
 struct ExitStatus {
   enum class Kind : uint8_t { kExited, kSignaled, kTimedOut };
   Kind kind = Kind::kExited;

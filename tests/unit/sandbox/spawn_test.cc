@@ -163,7 +163,8 @@ TEST_P(SpawnTest, SetupFailureIsReportedWithItsStep) {
   ASSERT_FALSE(o.launched);
   EXPECT_EQ(o.launched.error().code(), ErrorCode::kChildSetup);
   EXPECT_EQ(o.launched.error().message(),
-            "sandbox setup failed at chdir: No such file or directory");
+            std::string(GetParam() ? "sandbox" : "command") +
+                " setup failed at chdir: No such file or directory");
   EXPECT_EQ(o.err, "");
 }
 
