@@ -28,6 +28,7 @@ constexpr size_t kMaxQ = 8;          // the longest q-gram the filter can hash (
 constexpr size_t kFewPatternsQ = 4;  // q-gram length for up to kManyPatterns patterns
 constexpr size_t kManyPatternsQ = 5;
 constexpr size_t kManyPatterns = 256;
+static_assert(kFewPatternsQ <= kManyPatternsQ && kManyPatternsQ <= kMaxQ);
 constexpr size_t kMaxWindow = 16;  // larger windows mean longer strides but a fuller filter
 
 template <class T>
@@ -90,17 +91,11 @@ class PatternSet {
     return root_next_[c];
   }
 
+  // One sample (q bytes at p): outside the skip loop, where the automaton decides whether it
+  // may go back to skipping.
   bool SampleHit(const uint8_t* p) const {
     uint64_t v = 0;
-    if (q_ == kMaxQ) {  // the two common lengths as constant-size loads, not memcpy calls
-      std::memcpy(&v, p, kMaxQ);
-    } else if (q_ == kMaxQ / 2) {
-      uint32_t w;
-      std::memcpy(&w, p, kMaxQ / 2);
-      v = w;
-    } else {
-      std::memcpy(&v, p, q_);
-    }
+    std::memcpy(&v, p, q_);
     const uint64_t mask = FilterBits(v);
     return (filter_[FilterWord(v)] & mask) == mask;
   }
@@ -110,14 +105,10 @@ class PatternSet {
   // The hot loop of the matcher on output without secrets, hence one instance per common q
   // with everything it reads in registers (SampleHit reloads the set's fields per call).
   const uint8_t* FirstHit(const uint8_t* p, const uint8_t* end) const {
-    switch (q_) {
-      case 8: return FirstHitQ<8>(p, end);
-      case 7: return FirstHitQ<7>(p, end);
-      case 6: return FirstHitQ<6>(p, end);
-      case 5: return FirstHitQ<5>(p, end);
-      case 4: return FirstHitQ<4>(p, end);
-      default: break;
-    }
+    // The two q-gram lengths Build chooses; shorter ones (secrets shorter than 4 bytes, only
+    // with a lowered min_length) take the generic loop.
+    if (q_ == kManyPatternsQ) return FirstHitQ<kManyPatternsQ>(p, end);
+    if (q_ == kFewPatternsQ) return FirstHitQ<kFewPatternsQ>(p, end);
     for (; end - p >= static_cast<ptrdiff_t>(q_); p += stride_) {
       if (SampleHit(p)) return p;
     }
