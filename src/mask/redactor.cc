@@ -12,6 +12,10 @@
 
 #include <string.h>  // explicit_bzero
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -51,6 +55,91 @@ void AppendHeld(OutputSpans& out, const char* p, size_t n) {
   out.AppendCopy(std::string_view(p, n));
 }
 
+// The skip filter is a blocked Bloom filter: one 64-bit word per q-gram (one memory access), two
+// bits in it, chosen by hashes of the q-gram (v: its bytes, little-endian, in the low bits).
+// Two hash families, one per filter: kScalar multiplies in 64 bits (the scalar loop); kVector
+// in 32 bits, which AVX2 can do four at a time (it has no 64-bit multiplication). The high
+// bits of a product depend on every bit of the multiplicand, so the word comes from the top
+// bits and each bit index from the top six of a second product.
+enum class FilterHash : uint8_t { kScalar, kVector };
+
+struct Probe {
+  size_t word;
+  uint64_t bits;
+};
+
+constexpr uint64_t kWordHash64 = 0x9E3779B97F4A7C15ull;
+constexpr uint64_t kBitsHash64 = 0xC2B2AE3D27D4EB4Full;
+constexpr uint32_t kFold32 = 0x9E3779B1u;  // folds bytes 4..7 into bytes 0..3 (kVector)
+constexpr uint32_t kWordHash32 = 0x85EBCA77u;
+constexpr uint32_t kBitsHash32 = 0xC2B2AE3Du;
+
+// word_bits: log2 of the filter's word count (6..16).
+inline Probe ProbeScalar(uint64_t v, unsigned word_bits) {
+  const uint64_t x = v * kBitsHash64;
+  return {size_t((v * kWordHash64) >> (64 - word_bits)),
+          (uint64_t{1} << (x >> 58)) | (uint64_t{1} << ((x >> 52) & 63))};
+}
+
+inline Probe ProbeVector(uint64_t v, unsigned word_bits) {
+  const uint32_t c = uint32_t(v) ^ uint32_t(uint32_t(v >> 32) * kFold32);
+  const uint32_t g = c * kBitsHash32;
+  return {size_t(uint32_t(c * kWordHash32) >> (32 - word_bits)),
+          (uint64_t{1} << (g >> 26)) | (uint64_t{1} << ((g >> 20) & 63))};
+}
+
+#if defined(__x86_64__)
+bool CpuHasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+
+// The skip loop on AVX2, four samples (at i, i + S, i + 2S, i + 3S) per step with the kVector
+// hash: ProbeVector four lanes at a time and one gather of the four filter words. Returns the
+// offset of the first sample that hits, or the first offset it did not test (it only tests
+// blocks whose four 8-byte loads fit before n); the caller tests the rest one by one.
+__attribute__((target("avx2"))) size_t FirstHitAvx2(const uint8_t* p, size_t n, size_t stride,
+                                                     uint64_t keep, const uint64_t* filter,
+                                                     unsigned word_bits) {
+  const __m256i keep_v = _mm256_set1_epi64x(static_cast<long long>(keep));
+  const __m256i fold = _mm256_set1_epi64x(kFold32);
+  const __m256i word_hash = _mm256_set1_epi64x(kWordHash32);
+  const __m256i bits_hash = _mm256_set1_epi64x(kBitsHash32);
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m256i low6 = _mm256_set1_epi64x(63);
+  // The word index is the top word_bits of the low 32-bit product, moved to the top of the
+  // lane first (the high half of each lane holds other bytes' products).
+  const __m128i word_shift = _mm_cvtsi32_si128(static_cast<int>(64 - word_bits));
+  const auto* words = reinterpret_cast<const long long*>(filter);
+  size_t i = 0;
+  for (; i + 3 * stride + 8 <= n; i += 4 * stride) {
+    uint64_t a0, a1, a2, a3;
+    std::memcpy(&a0, p + i, 8);
+    std::memcpy(&a1, p + i + stride, 8);
+    std::memcpy(&a2, p + i + 2 * stride, 8);
+    std::memcpy(&a3, p + i + 3 * stride, 8);
+    const __m256i v = _mm256_and_si256(
+        _mm256_set_epi64x(static_cast<long long>(a3), static_cast<long long>(a2),
+                          static_cast<long long>(a1), static_cast<long long>(a0)),
+        keep_v);
+    // c = low32 ^ (high32 * kFold32) in the low half of each lane (the high half is ignored).
+    const __m256i c = _mm256_xor_si256(v, _mm256_mullo_epi32(_mm256_srli_epi64(v, 32), fold));
+    const __m256i h = _mm256_slli_epi64(_mm256_mullo_epi32(c, word_hash), 32);
+    const __m256i g = _mm256_slli_epi64(_mm256_mullo_epi32(c, bits_hash), 32);
+    const __m256i word = _mm256_i64gather_epi64(words, _mm256_srl_epi64(h, word_shift), 8);
+    const __m256i bits = _mm256_or_si256(
+        _mm256_sllv_epi64(one, _mm256_srli_epi64(g, 58)),
+        _mm256_sllv_epi64(one, _mm256_and_si256(_mm256_srli_epi64(g, 52), low6)));
+    const __m256i hit = _mm256_cmpeq_epi64(_mm256_andnot_si256(word, bits), _mm256_setzero_si256());
+    const int lanes = _mm256_movemask_pd(_mm256_castsi256_pd(hit));
+    if (lanes != 0) return i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(lanes))) * stride;
+  }
+  return i;
+}
+#else
+bool CpuHasAvx2() { return false; }
+#endif
+
 }  // namespace
 
 class PatternSet {
@@ -69,7 +158,7 @@ class PatternSet {
     explicit_bzero(root_next_.data(), sizeof(root_next_));
   }
 
-  void Build(std::vector<std::string>& patterns);
+  void Build(std::vector<std::string>& patterns, bool simd);
 
   // Aho-Corasick transition (goto with failure links). Amortised O(1) per byte.
   uint32_t Step(uint32_t s, uint8_t c) const {
@@ -96,8 +185,8 @@ class PatternSet {
   bool SampleHit(const uint8_t* p) const {
     uint64_t v = 0;
     std::memcpy(&v, p, q_);
-    const uint64_t mask = FilterBits(v);
-    return (filter_[FilterWord(v)] & mask) == mask;
+    const Probe probe = ProbeOf(v);
+    return (filter_[probe.word] & probe.bits) == probe.bits;
   }
 
   // The skip loop: the first sample at p, p + stride, ... (each with q bytes before `end`)
@@ -105,10 +194,19 @@ class PatternSet {
   // The hot loop of the matcher on output without secrets, hence one instance per common q
   // with everything it reads in registers (SampleHit reloads the set's fields per call).
   const uint8_t* FirstHit(const uint8_t* p, const uint8_t* end) const {
-    // The two q-gram lengths Build chooses; shorter ones (secrets shorter than 4 bytes, only
-    // with a lowered min_length) take the generic loop.
-    if (q_ == kManyPatternsQ) return FirstHitQ<kManyPatternsQ>(p, end);
-    if (q_ == kFewPatternsQ) return FirstHitQ<kFewPatternsQ>(p, end);
+    // AVX2 where Build chose it, else the scalar loop for the two q-gram lengths Build
+    // chooses; shorter ones (secrets shorter than 4 bytes, only with a lowered min_length) and
+    // the samples the AVX2 loop leaves at the end take the loop below.
+    if (hash_ == FilterHash::kVector) {
+#if defined(__x86_64__)
+      const uint64_t keep = q_ >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * q_)) - 1;
+      p += FirstHitAvx2(p, static_cast<size_t>(end - p), stride_, keep, filter_.data(), word_bits_);
+#endif
+    } else if (q_ == kManyPatternsQ) {
+      return FirstHitQ<kManyPatternsQ>(p, end);
+    } else if (q_ == kFewPatternsQ) {
+      return FirstHitQ<kFewPatternsQ>(p, end);
+    }
     for (; end - p >= static_cast<ptrdiff_t>(q_); p += stride_) {
       if (SampleHit(p)) return p;
     }
@@ -123,7 +221,8 @@ class PatternSet {
 
   size_t q_ = 0;       // q-gram length
   size_t stride_ = 0;  // sample stride S
-  unsigned hash_shift_ = 0;
+  unsigned word_bits_ = 0;  // log2 of the filter's word count
+  FilterHash hash_ = FilterHash::kScalar;
 
  private:
   template <size_t Q>
@@ -133,7 +232,7 @@ class PatternSet {
     constexpr size_t L = Q <= 4 ? 4 : 8;
     constexpr uint64_t kKeep = Q == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * Q)) - 1;
     const uint64_t* const filter = filter_.data();
-    const unsigned shift = hash_shift_;
+    const unsigned word_bits = word_bits_;
     const size_t stride = stride_;
     const auto miss = [&](size_t at) {
       uint64_t v;
@@ -145,8 +244,8 @@ class PatternSet {
         std::memcpy(&w, p + at, 4);
         v = w & kKeep;
       }
-      const uint64_t bits = FilterBits(v);
-      return (~filter[size_t((v * kWordHash) >> shift)] & bits) != 0;
+      const Probe probe = ProbeScalar(v, word_bits);
+      return (~filter[probe.word] & probe.bits) != 0;
     };
     size_t i = 0;
     if (end - p >= static_cast<ptrdiff_t>(L)) {
@@ -174,14 +273,11 @@ class PatternSet {
   void AddToFilter(const uint8_t* p) {
     uint64_t v = 0;
     std::memcpy(&v, p, q_);
-    filter_[FilterWord(v)] |= FilterBits(v);
+    const Probe probe = ProbeOf(v);
+    filter_[probe.word] |= probe.bits;
   }
-  // A blocked Bloom filter: one 64-bit word per q-gram (one memory access), two bits in it.
-  static constexpr uint64_t kWordHash = 0x9E3779B97F4A7C15ull;
-  size_t FilterWord(uint64_t v) const { return size_t((v * kWordHash) >> hash_shift_); }
-  static uint64_t FilterBits(uint64_t v) {
-    const uint64_t x = v * 0xC2B2AE3D27D4EB4Full;
-    return (uint64_t{1} << (x >> 58)) | (uint64_t{1} << ((x >> 52) & 63));
+  Probe ProbeOf(uint64_t v) const {
+    return hash_ == FilterHash::kVector ? ProbeVector(v, word_bits_) : ProbeScalar(v, word_bits_);
   }
 
   std::array<uint32_t, 256> root_next_{};
@@ -192,7 +288,7 @@ class PatternSet {
   std::vector<uint64_t> filter_;
 };
 
-void PatternSet::Build(std::vector<std::string>& patterns) {
+void PatternSet::Build(std::vector<std::string>& patterns, bool simd) {
   internal::SortUnique(patterns);
   pattern_count_ = patterns.size();
   if (patterns.empty()) return;
@@ -272,7 +368,9 @@ void PatternSet::Build(std::vector<std::string>& patterns) {
   const size_t entries = patterns.size() * stride_;
   unsigned bits = 12;
   while (bits < 22 && (size_t{1} << bits) < entries * 32) ++bits;
-  hash_shift_ = 64 - (bits - 6);  // selects one of 2^bits / 64 words
+  word_bits_ = bits - 6;  // 2^bits bits in 2^(bits - 6) words
+  // The AVX2 loop where the CPU has it (and where q fits its 8-byte loads).
+  hash_ = simd && CpuHasAvx2() && q_ <= kMaxQ ? FilterHash::kVector : FilterHash::kScalar;
   filter_.assign((size_t{1} << bits) / 64, 0);
   for (const std::string& p : patterns) {
     const auto* bytes = reinterpret_cast<const uint8_t*>(p.data());
@@ -295,7 +393,7 @@ std::shared_ptr<const PatternSet> Compile(const std::vector<const SecretBytes*>&
     }
     internal::ExpandInto(secret->Reveal(), options, patterns);
   }
-  set->Build(patterns);
+  set->Build(patterns, options.simd);
   for (std::string& p : patterns) internal::WipeString(p);
   return set;
 }
@@ -304,6 +402,7 @@ size_t PatternCount(const PatternSet& set) { return set.pattern_count_; }
 size_t MaxPatternLength(const PatternSet& set) { return set.max_len_; }
 size_t MinPatternLength(const PatternSet& set) { return set.min_len_; }
 size_t SkippedSecretCount(const PatternSet& set) { return set.skipped_; }
+bool UsesSimd(const PatternSet& set) { return set.hash_ == FilterHash::kVector; }
 
 // Stream positions are absolute offsets in the stream (uint64). Bytes before `resolved` have
 // been emitted (or replaced); [resolved, pos) are held: their bytes live in `held` between

@@ -25,6 +25,9 @@ struct Options {
   size_t min_length = 6;
   bool encodings = true;  // base64 (std/url, padded or not, 3 alignments), percent, JSON, hex
   std::string replacement = "***";
+  // The skip filter's loop on AVX2 where the CPU has it (x86-64); false keeps the scalar loop
+  // (tests run both; the output is the same either way).
+  bool simd = true;
 };
 
 // The compiled pattern set, shared by the streams of one run. Holds secret-derived bytes.
@@ -38,6 +41,8 @@ size_t MaxPatternLength(const PatternSet& set);
 size_t MinPatternLength(const PatternSet& set);
 // Secrets passed to Compile that were too short to mask (for `jitsec explain` warnings).
 size_t SkippedSecretCount(const PatternSet& set);
+// Whether the skip filter runs its AVX2 loop (Options::simd and a CPU that has AVX2).
+bool UsesSimd(const PatternSet& set);
 
 // The patterns registered for one value, deduplicated and sorted (empty when the value is
 // shorter than options.min_length). Exposed for tests and `explain` counts; the result holds

@@ -46,7 +46,12 @@ struct Fixture {
   std::shared_ptr<const PatternSet> set;
 };
 
-Fixture Make(const std::vector<std::string>& values, const Options& options = {}) {
+// The skip filter's loop under test: AVX2 (where the CPU has it) or scalar. Every
+// RedactorTest runs with both (the fixture sets it); the output must be the same.
+bool g_simd = true;
+
+Fixture Make(const std::vector<std::string>& values, Options options = {}) {
+  options.simd = g_simd;
   Fixture f;
   std::vector<const SecretBytes*> ptrs;
   for (const std::string& v : values) f.secrets.emplace_back(v);
@@ -128,7 +133,29 @@ const std::vector<std::string>& TestSecrets() {
   return kSecrets;
 }
 
-TEST(RedactorTest, PassesTextWithoutSecretsThroughUnchanged) {
+class RedactorTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { g_simd = GetParam(); }
+  void TearDown() override { g_simd = true; }
+};
+
+INSTANTIATE_TEST_SUITE_P(, RedactorTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Simd" : "Scalar";
+                         });
+
+TEST_P(RedactorTest, TakesTheSimdLoopOnlyWhereAskedAndTheCpuHasAvx2) {
+  Fixture f = Make(TestSecrets());
+#if defined(__x86_64__)
+  const bool avx2 = __builtin_cpu_supports("avx2");
+#else
+  const bool avx2 = false;
+#endif
+  if (GetParam() && !avx2) GTEST_SKIP() << "this CPU has no AVX2: the scalar loop runs either way";
+  EXPECT_EQ(UsesSimd(*f.set), GetParam());
+}
+
+TEST_P(RedactorTest, PassesTextWithoutSecretsThroughUnchanged) {
   Fixture f = Make(TestSecrets());
   std::mt19937 rng(1);
   for (int round = 0; round < 20; ++round) {
@@ -139,7 +166,7 @@ TEST(RedactorTest, PassesTextWithoutSecretsThroughUnchanged) {
   }
 }
 
-TEST(RedactorTest, SpansReferenceTheInputInsteadOfCopyingIt) {
+TEST_P(RedactorTest, SpansReferenceTheInputInsteadOfCopyingIt) {
   Fixture f = Make({"hunter2-Password!"});
   Redactor r(f.set);
   OutputSpans spans;
@@ -164,7 +191,7 @@ TEST(RedactorTest, SpansReferenceTheInputInsteadOfCopyingIt) {
   EXPECT_EQ(spans.size(), 0u);
 }
 
-TEST(RedactorTest, HoldsPossiblePrefixUntilTheNextBytesRuleItOut) {
+TEST_P(RedactorTest, HoldsPossiblePrefixUntilTheNextBytesRuleItOut) {
   Fixture f = Make({"secret123"});
   Redactor r(f.set);
   std::string out;
@@ -183,7 +210,7 @@ TEST(RedactorTest, HoldsPossiblePrefixUntilTheNextBytesRuleItOut) {
   EXPECT_EQ(out, "secx*** done");
 }
 
-TEST(RedactorTest, FinishReleasesAHeldPrefixUnmasked) {
+TEST_P(RedactorTest, FinishReleasesAHeldPrefixUnmasked) {
   Fixture f = Make({"secret123"});
   Redactor r(f.set);
   std::string out;
@@ -197,7 +224,7 @@ TEST(RedactorTest, FinishReleasesAHeldPrefixUnmasked) {
   EXPECT_EQ(out, "ends with secret12***!");
 }
 
-TEST(RedactorTest, DoesNotMaskValuesShorterThanTheMinimum) {
+TEST_P(RedactorTest, DoesNotMaskValuesShorterThanTheMinimum) {
   Fixture f = Make({"abc12", "xy"});
   EXPECT_EQ(PatternCount(*f.set), 0u);
   EXPECT_EQ(SkippedSecretCount(*f.set), 2u);
@@ -206,14 +233,14 @@ TEST(RedactorTest, DoesNotMaskValuesShorterThanTheMinimum) {
   EXPECT_EQ(OneShot(g.set, "abc12 xy abc12"), "*** xy ***");
 }
 
-TEST(RedactorTest, MasksASecretThatIsAPrefixOfAnother) {
+TEST_P(RedactorTest, MasksASecretThatIsAPrefixOfAnother) {
   Fixture f = Make({"secret", "secret123"});
   EXPECT_EQ(OneShot(f.set, "a secret123 b"), "a *** b");
   EXPECT_EQ(OneShot(f.set, "a secret12x b"), "a ***12x b");
   EXPECT_EQ(OneShot(f.set, "secretsecret123secret"), "***");
 }
 
-TEST(RedactorTest, MergesOverlappingAndAdjacentMatchesIntoOneReplacement) {
+TEST_P(RedactorTest, MergesOverlappingAndAdjacentMatchesIntoOneReplacement) {
   Fixture f = Make({"abcabcab"});
   EXPECT_EQ(OneShot(f.set, "xabcabcabcabcaby"), "x***y");
   EXPECT_EQ(OneShot(f.set, "abcabcababcabcab"), "***");
@@ -221,7 +248,7 @@ TEST(RedactorTest, MergesOverlappingAndAdjacentMatchesIntoOneReplacement) {
   EXPECT_EQ(OneShot(f.set, "abcabca abcabcabc"), "abcabca ***c");
 }
 
-TEST(RedactorTest, MergesAShortMatchIntoALongerOneThatStartedEarlier) {
+TEST_P(RedactorTest, MergesAShortMatchIntoALongerOneThatStartedEarlier) {
   // "cdefgh" completes first, inside "abcdefghij" which completes later.
   Fixture f = Make({"cdefgh", "abcdefghij"}, Options{.encodings = false});
   EXPECT_EQ(OneShot(f.set, "xabcdefghijy"), "x***y");
@@ -231,19 +258,19 @@ TEST(RedactorTest, MergesAShortMatchIntoALongerOneThatStartedEarlier) {
   }
 }
 
-TEST(RedactorTest, UsesTheConfiguredReplacement) {
+TEST_P(RedactorTest, UsesTheConfiguredReplacement) {
   Fixture f = Make({"hunter2-Password!"}, Options{.replacement = "[masked]"});
   EXPECT_EQ(OneShot(f.set, "pw=hunter2-Password!;"), "pw=[masked];");
 }
 
-TEST(RedactorTest, WithoutEncodingsMasksOnlyTheRawValue) {
+TEST_P(RedactorTest, WithoutEncodingsMasksOnlyTheRawValue) {
   Fixture f = Make({"hunter2-Password!"}, Options{.encodings = false});
   const std::string hex = HexEncode("hunter2-Password!");
   EXPECT_EQ(PatternCount(*f.set), 1u);
   EXPECT_EQ(OneShot(f.set, hex + " hunter2-Password!"), hex + " ***");
 }
 
-TEST(RedactorTest, EmptyPatternSetPassesEverythingThrough) {
+TEST_P(RedactorTest, EmptyPatternSetPassesEverythingThrough) {
   Fixture f = Make({});
   Redactor r(f.set);
   std::string out;
@@ -253,7 +280,7 @@ TEST(RedactorTest, EmptyPatternSetPassesEverythingThrough) {
   EXPECT_EQ(out, "anything at all");
 }
 
-TEST(RedactorTest, MasksEachLineOfAMultiLineSecret) {
+TEST_P(RedactorTest, MasksEachLineOfAMultiLineSecret) {
   const std::string pem = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34GkxFhD\nshort\n-----END KEY-----\n";
   Fixture f = Make({pem});
   EXPECT_EQ(OneShot(f.set, "key: MIIBOgIBAAJBAKj34GkxFhD."), "key: ***.");
@@ -263,7 +290,7 @@ TEST(RedactorTest, MasksEachLineOfAMultiLineSecret) {
   EXPECT_EQ(OneShot(f.set, "-----END KEY-----"), "***");
 }
 
-TEST(RedactorTest, StreamsOfOneSetAreIndependent) {
+TEST_P(RedactorTest, StreamsOfOneSetAreIndependent) {
   Fixture f = Make({"secret123"});
   Redactor out_stream(f.set);
   Redactor err_stream(f.set);
@@ -278,7 +305,7 @@ TEST(RedactorTest, StreamsOfOneSetAreIndependent) {
   EXPECT_EQ(err, "et123");
 }
 
-TEST(RedactorTest, MovedRedactorKeepsItsState) {
+TEST_P(RedactorTest, MovedRedactorKeepsItsState) {
   Fixture f = Make({"secret123"});
   Redactor a(f.set);
   std::string out;
@@ -291,7 +318,7 @@ TEST(RedactorTest, MovedRedactorKeepsItsState) {
 
 // Every pattern of every secret, embedded in random text (twice, plus a near miss), through
 // every two-chunk split, 1-byte writes and random chunkings: byte-exact against the reference.
-TEST(RedactorTest, MatchesReferenceForEveryEncodingAtEverySplit) {
+TEST_P(RedactorTest, MatchesReferenceForEveryEncodingAtEverySplit) {
   Fixture f = Make(TestSecrets());
   std::mt19937 rng(7);
   size_t inputs = 0;
@@ -321,7 +348,7 @@ TEST(RedactorTest, MatchesReferenceForEveryEncodingAtEverySplit) {
 
 // Dense random mixtures of secrets, pieces of secrets and noise, as stress for the
 // skip filter's hand-over between sampling and the automaton.
-TEST(RedactorTest, MatchesReferenceOnDenseRandomMixtures) {
+TEST_P(RedactorTest, MatchesReferenceOnDenseRandomMixtures) {
   Fixture f = Make(TestSecrets());
   std::mt19937 rng(11);
   std::uniform_int_distribution<size_t> which(0, f.patterns.size() - 1);
@@ -352,7 +379,7 @@ TEST(RedactorTest, MatchesReferenceOnDenseRandomMixtures) {
 // Long random secrets, as API keys are: the skip filter then samples with its longest stride
 // (one q-gram per 12 or 13 bytes), in its two configurations, a few patterns (q = 4) and more
 // than 256 (q = 5), including its unrolled loop and the samples near the end of each chunk.
-TEST(RedactorTest, MatchesReferenceWithLongSecretsInBothFilterConfigurations) {
+TEST_P(RedactorTest, MatchesReferenceWithLongSecretsInBothFilterConfigurations) {
   for (size_t n_secrets : {1u, 60u}) {
     std::mt19937 rng(static_cast<uint32_t>(n_secrets));
     static const char kAlnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -392,7 +419,7 @@ TEST(RedactorTest, MatchesReferenceWithLongSecretsInBothFilterConfigurations) {
   }
 }
 
-TEST(RedactorTest, LeavesNoFormOfACanaryInAnySplit) {
+TEST_P(RedactorTest, LeavesNoFormOfACanaryInAnySplit) {
   const std::string canary = testing::MakeCanary("mask");
   Fixture f = Make({canary});
   std::string text = "start ";
@@ -405,7 +432,7 @@ TEST(RedactorTest, LeavesNoFormOfACanaryInAnySplit) {
   }
 }
 
-TEST(RedactorTest, RunOfOneCharacterAgainstANearMissSecretStaysLinearAndBounded) {
+TEST_P(RedactorTest, RunOfOneCharacterAgainstANearMissSecretStaysLinearAndBounded) {
   Fixture f = Make({"aaaaaaab"});
   const std::string text(10 * 1024 * 1024, 'a');
   Redactor r(f.set);
@@ -422,7 +449,7 @@ TEST(RedactorTest, RunOfOneCharacterAgainstANearMissSecretStaysLinearAndBounded)
   EXPECT_EQ(out.find_first_not_of('a'), text.size() - 7);
 }
 
-TEST(RedactorTest, RunOfOneCharacterMatchingTheSecretBecomesOneReplacement) {
+TEST_P(RedactorTest, RunOfOneCharacterMatchingTheSecretBecomesOneReplacement) {
   Fixture f = Make({"aaaaaaaa"});
   const std::string text(10 * 1024 * 1024, 'a');
   Redactor r(f.set);
