@@ -93,14 +93,16 @@ Result<Launched> LaunchPlain(const ExecSpec& spec) {
   report.write.reset();
   // After the report pipe's write ends are all gone: EOF means exec, a record means failure.
   ChildReport r = ReadChildReport(report.read.get());
-  if (r.step != ChildStep::kNone) {
+  if (r.step == ChildStep::kNone && !owned_pidfd) {
+    // A command that cannot be supervised is not left running (fail closed).
+    ::kill(pid, SIGKILL);
+  }
+  if (r.step != ChildStep::kNone || !owned_pidfd) {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
-    return Fail(ReportToError(r, spec, "command setup"));
   }
-  if (!owned_pidfd) {
-    return Fail(ErrorCode::kUnsupported, "pidfd_open: Linux >= 5.3 is required");
-  }
+  if (r.step != ChildStep::kNone) return Fail(ReportToError(r, spec, "command setup"));
+  if (!owned_pidfd) return Fail(ErrorCode::kUnsupported, "pidfd_open: Linux >= 5.3 is required");
   return Launched{pid, std::move(owned_pidfd), UniqueFd()};
 }
 
