@@ -863,6 +863,26 @@ class Parser {
   PolicyDocument& doc_;
 };
 
+// Whether the screening pass of WithYaml is needed. An alias is '*' where a node starts: at
+// the start of the text or after white space, a flow indicator (",[]{}"), ':' or '?' ('*'
+// inside a scalar, as in the globs "release/*" or "LC_*", is text). A second document needs
+// a marker ("---", "...") or a directive ('%') at the start of a line, or a byte order mark
+// (YAML allows one before any document; any at all counts here). Text with none of these
+// (comments and quoted strings included) holds neither and is scanned once instead of twice:
+// yaml-cpp's scanner is most of the time of a policy load.
+bool MayHoldAliasOrSecondDocument(std::string_view text) {
+  if (text.find("\xEF\xBB\xBF") != std::string_view::npos) return true;
+  constexpr std::string_view kBeforeNode = " \t\r\n,[]{}:?";
+  for (size_t at = 0; at < text.size(); ++at) {
+    const char prev = at == 0 ? '\n' : text[at - 1];
+    if (text[at] == '*' && kBeforeNode.find(prev) != std::string_view::npos) return true;
+    if (prev != '\n' && prev != '\r') continue;
+    const std::string_view rest = text.substr(at);
+    if (rest.starts_with("---") || rest.starts_with("...") || rest.starts_with('%')) return true;
+  }
+  return false;
+}
+
 // The one adapter between yaml-cpp's exceptions and jitsec's diagnostics: every yaml-cpp call
 // of this module runs inside it.
 void WithYaml(std::string_view text, Diags& diags,
@@ -897,10 +917,12 @@ void WithYaml(std::string_view text, Diags& diags,
                       YAML::EmitterStyle::value) override {}
       void OnMapEnd() override {}
     } screen;
-    std::istringstream in{std::string(text)};
-    YAML::Parser parser(in);
-    while (parser.HandleNextDocument(screen)) {
-      if (screen.alias || screen.second_doc) break;
+    if (MayHoldAliasOrSecondDocument(text)) {
+      std::istringstream in{std::string(text)};
+      YAML::Parser parser(in);
+      while (parser.HandleNextDocument(screen)) {
+        if (screen.alias || screen.second_doc) break;
+      }
     }
     if (screen.alias) {
       diags.Add(pos_of(*screen.alias), "",

@@ -143,6 +143,37 @@ TEST(PolicyParseTest, UnknownKeyInDeliverySuggestsAmongThatPlace) {
       "mean \"format\"?)");
 }
 
+// The screening pass for aliases and extra documents is skipped for text that cannot hold
+// them (loader.cc); every place an alias can stand must still be caught.
+TEST(PolicyParseTest, AliasesAreRefusedWhereverANodeCanStart) {
+  const char* kHead = "version: 1\ntasks:\n  t:\n    description: &d text\n";
+  for (const char* tail : {
+           "    max_duration: *d\n",                       // block value
+           "    commands:\n      - *d\n",                  // block sequence entry
+           "    commands: [*d]\n",                         // first in a flow sequence
+           "    commands: [a,*d]\n",                       // after ',' without a space
+           "    env: {pass: [*d]}\n",                      // nested flow
+           "    env: {\"pass\":*d}\n",                     // JSON-like key, no space
+           "    ? *d\n    : x\n",                          // explicit key
+       }) {
+    const std::string text = std::string(kHead) + tail;
+    auto r = ParsePolicy(text, "a.yaml");
+    ASSERT_FALSE(r) << text;
+    EXPECT_NE(r.error().front().message.find("alias"), std::string::npos)
+        << text << "\n" << r.error().front().ToString();
+  }
+}
+
+TEST(PolicyParseTest, GlobsAndStarsInsideScalarsAreText) {
+  auto p = ParsePolicy(
+      "version: 1\ntasks:\n  t:\n    description: \"run *.sh\" # and LC_*\n"
+      "    commands: [\"./scripts/*\", 'make']\n"
+      "    env: {pass: [PATH, LC_*]}\n",
+      "g.yaml");
+  ASSERT_TRUE(p) << p.error().front().ToString();
+  EXPECT_EQ(p->FindTask("t")->description, "run *.sh");
+}
+
 TEST(PolicyParseTest, HashIsSha256OfTheText) {
   auto p = ParsePolicy(kMinimal, "p.yaml");
   ASSERT_TRUE(p);
