@@ -44,6 +44,14 @@ struct RunContext {
 // user: passwd name of the real uid, else $USER, else the uid as decimal text.
 Result<RunContext> Capture(const Environment& env);
 
+// The passwd name of `uid` as the name service switch gives it when its "passwd:" line
+// (`nsswitch_conf`, the text of /etc/nsswitch.conf) consults "files" first: the first entry of
+// `passwd` (the text of /etc/passwd) with that uid. nullopt when files are not consulted first
+// or hold no such entry (Capture then asks getpwuid_r). Capture reads the two files itself,
+// which spares every command glibc's attempts to reach nscd (~50 us). Exposed for tests.
+std::optional<std::string> PasswdNameFromFiles(std::string_view nsswitch_conf,
+                                               std::string_view passwd, uid_t uid);
+
 // The current directory: getcwd(), but $PWD when it is absolute, has no "." or ".."
 // components and names the same directory (same device and inode), so that a workspace
 // reached through a symlink keeps its name (as `pwd -L`). Fails with kIo if getcwd fails.

@@ -117,6 +117,38 @@ TEST(CaptureTest, CollectsWorkspaceCiUserAndEnvironment) {
   }
 }
 
+constexpr std::string_view kPasswd =
+    "root:x:0:0:root:/root:/bin/bash\n"
+    "+nisuser::1000:1000:::\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+    "dev:x:1000:1000:Dev,,,:/home/dev:/bin/bash\n"
+    "alias-of-dev:x:1000:1000::/home/dev:/bin/sh\n"
+    "broken-line-without-fields\n"
+    "last:x:4242:4242::/home/last:/bin/sh";  // no final newline
+
+TEST(PasswdNameFromFilesTest, FirstEntryOfTheUidWhenFilesComeFirst) {
+  constexpr std::string_view kConf = "# comment\npasswd:         files systemd\ngroup: files\n";
+  EXPECT_EQ(PasswdNameFromFiles(kConf, kPasswd, 0), "root");
+  EXPECT_EQ(PasswdNameFromFiles(kConf, kPasswd, 1000), "dev");  // not the NIS "+" line
+  EXPECT_EQ(PasswdNameFromFiles(kConf, kPasswd, 4242), "last");
+  EXPECT_EQ(PasswdNameFromFiles(kConf, kPasswd, 7), std::nullopt);  // getpwuid_r decides
+  EXPECT_EQ(PasswdNameFromFiles("passwd: files [NOTFOUND=return] ldap\n", kPasswd, 1), "daemon");
+  EXPECT_EQ(PasswdNameFromFiles("  passwd:\tfiles\n", kPasswd, 1), "daemon");
+}
+
+TEST(PasswdNameFromFilesTest, LeavesEveryOtherConfigurationToGetpwuid) {
+  for (std::string_view conf : {
+           "passwd: systemd files\n",        // another source first
+           "passwd: compat\n",               // NIS compat mode
+           "passwd: filesx\n",               // not the word "files"
+           "group: files\n",                 // no passwd line (glibc's default applies)
+           "passwd: files\npasswd: ldap\n",  // two lines
+           "# passwd: files\n",              // commented out
+       }) {
+    EXPECT_EQ(PasswdNameFromFiles(conf, kPasswd, 0), std::nullopt) << conf;
+  }
+}
+
 TEST(CaptureTest, OutsideARepositoryTheWorkspaceIsTheCwd) {
   ScopedTempDir tmp;
   fs::create_directories(tmp / "plain");
