@@ -13,6 +13,7 @@
 #include <string.h>  // explicit_bzero
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -89,8 +90,23 @@ inline Probe ProbeVector(uint64_t v, unsigned word_bits) {
 }
 
 #if defined(__x86_64__)
+// AVX2 in the CPU and its 256-bit state enabled by the kernel (XCR0 bits 1 and 2). Asked on
+// first use, with CPUID directly: __builtin_cpu_supports would link libgcc's CPU probe, a
+// constructor that runs CPUID a dozen times at every start of every jitsec command (each a
+// trap to the hypervisor on a VM), for a loop only `run` with masking uses.
 bool CpuHasAvx2() {
-  static const bool has = __builtin_cpu_supports("avx2");
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+    const bool osxsave = (c & bit_OSXSAVE) != 0;
+    const bool avx = (c & bit_AVX) != 0;
+    if (!osxsave || !avx) return false;
+    unsigned xcr0_lo = 0, xcr0_hi = 0;
+    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0x6) != 0x6) return false;  // XMM and YMM state
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    return (b & bit_AVX2) != 0;
+  }();
   return has;
 }
 
