@@ -32,10 +32,8 @@ bool IsSet(const Environment& env, std::string_view name) {
 }
 
 std::string UserName(const Environment& env, uid_t uid) {
-  {
-    auto nsswitch = ReadFile("/etc/nsswitch.conf");
-    auto passwd = nsswitch ? ReadFile("/etc/passwd") : nsswitch;
-    if (nsswitch && passwd) {
+  if (auto nsswitch = ReadFile("/etc/nsswitch.conf")) {
+    if (auto passwd = ReadFile("/etc/passwd")) {
       if (auto name = PasswdNameFromFiles(*nsswitch, *passwd, uid)) return *name;
     }
   }
@@ -60,6 +58,19 @@ std::string UserName(const Environment& env, uid_t uid) {
   return std::to_string(uid);
 }
 
+// The text up to the next '\n' (or the end), which `rest` then no longer holds.
+std::string_view NextLine(std::string_view& rest) {
+  const size_t nl = rest.find('\n');
+  const std::string_view line = rest.substr(0, nl);
+  rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  return line;
+}
+
+std::string_view TrimLeft(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  return v;
+}
+
 bool SameFile(const char* a, const char* b) {
   struct stat sa {};
   struct stat sb {};
@@ -71,46 +82,29 @@ bool SameFile(const char* a, const char* b) {
 
 std::optional<std::string> PasswdNameFromFiles(std::string_view nsswitch_conf,
                                                std::string_view passwd, uid_t uid) {
-  auto lines = [](std::string_view text, auto&& each) {
-    while (!text.empty()) {
-      const size_t nl = text.find('\n');
-      if (each(text.substr(0, nl))) return;
-      if (nl == std::string_view::npos) return;
-      text.remove_prefix(nl + 1);
-    }
-  };
-  auto trim_left = [](std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    return v;
-  };
-  // The sources of the "passwd:" database; two such lines are left to glibc to interpret.
+  // The sources of the one "passwd:" line (two are left to glibc to interpret).
   std::optional<std::string_view> sources;
-  int passwd_lines = 0;
-  lines(nsswitch_conf, [&](std::string_view line) {
-    line = trim_left(line);
-    if (line.starts_with("passwd:")) {
-      sources = trim_left(line.substr(7));
-      ++passwd_lines;
-    }
-    return false;
-  });
-  if (!sources || passwd_lines != 1) return std::nullopt;
-  const std::string_view first = sources->substr(0, sources->find_first_of(" \t\r["));
-  if (first != "files") return std::nullopt;
+  for (std::string_view rest = nsswitch_conf; !rest.empty();) {
+    const std::string_view line = TrimLeft(NextLine(rest));
+    if (!line.starts_with("passwd:")) continue;
+    if (sources) return std::nullopt;
+    sources = TrimLeft(line.substr(7));
+  }
+  if (!sources || sources->substr(0, sources->find_first_of(" \t\r[")) != "files") {
+    return std::nullopt;
+  }
   // name:password:uid:gid:gecos:home:shell; "+" and "-" lines are NIS compat entries.
-  std::optional<std::string> found;
   const std::string want = std::to_string(uid);
-  lines(passwd, [&](std::string_view line) {
-    if (line.empty() || line.front() == '+' || line.front() == '-' || line.front() == '#') return false;
+  for (std::string_view rest = passwd; !rest.empty();) {
+    const std::string_view line = NextLine(rest);
+    if (line.empty() || line.front() == '+' || line.front() == '-' || line.front() == '#') continue;
     const size_t c1 = line.find(':');
     const size_t c2 = c1 == std::string_view::npos ? c1 : line.find(':', c1 + 1);
     const size_t c3 = c2 == std::string_view::npos ? c2 : line.find(':', c2 + 1);
-    if (c3 == std::string_view::npos || c1 == 0) return false;
-    if (line.substr(c2 + 1, c3 - c2 - 1) != want) return false;
-    found = std::string(line.substr(0, c1));
-    return true;
-  });
-  return found;
+    if (c3 == std::string_view::npos || c1 == 0) continue;
+    if (line.substr(c2 + 1, c3 - c2 - 1) == want) return std::string(line.substr(0, c1));
+  }
+  return std::nullopt;
 }
 
 Result<fs::path> CurrentDirectory(const Environment& env) {

@@ -34,6 +34,9 @@ constexpr size_t kFewPatternsQ = 4;  // q-gram length for up to kManyPatterns pa
 constexpr size_t kManyPatternsQ = 5;
 constexpr size_t kManyPatterns = 256;
 static_assert(kFewPatternsQ <= kManyPatternsQ && kManyPatternsQ <= kMaxQ);
+
+// The low q bytes of a little-endian 64-bit load: the q-gram the filter hashes.
+constexpr uint64_t QGramMask(size_t q) { return q >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * q)) - 1; }
 constexpr size_t kMaxWindow = 16;  // larger windows mean longer strides but a fuller filter
 
 template <class T>
@@ -211,17 +214,18 @@ class PatternSet {
   // with everything it reads in registers (SampleHit reloads the set's fields per call).
   const uint8_t* FirstHit(const uint8_t* p, const uint8_t* end) const {
     // AVX2 where Build chose it, else the scalar loop for the two q-gram lengths Build
-    // chooses; shorter ones (secrets shorter than 4 bytes, only with a lowered min_length) and
-    // the samples the AVX2 loop leaves at the end take the loop below.
+    // chooses; each stops at a hit or before its loads would pass `end`. The loop below tests
+    // from there: the last samples, and every sample for shorter q-grams (secrets shorter than
+    // 4 bytes, only with a lowered min_length).
     if (hash_ == FilterHash::kVector) {
 #if defined(__x86_64__)
-      const uint64_t keep = q_ >= 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * q_)) - 1;
-      p += FirstHitAvx2(p, static_cast<size_t>(end - p), stride_, keep, filter_.data(), word_bits_);
+      p += FirstHitAvx2(p, static_cast<size_t>(end - p), stride_, QGramMask(q_), filter_.data(),
+                        word_bits_);
 #endif
     } else if (q_ == kManyPatternsQ) {
-      return FirstHitQ<kManyPatternsQ>(p, end);
+      p = FirstHitQ<kManyPatternsQ>(p, end);
     } else if (q_ == kFewPatternsQ) {
-      return FirstHitQ<kFewPatternsQ>(p, end);
+      p = FirstHitQ<kFewPatternsQ>(p, end);
     }
     for (; end - p >= static_cast<ptrdiff_t>(q_); p += stride_) {
       if (SampleHit(p)) return p;
@@ -243,10 +247,10 @@ class PatternSet {
  private:
   template <size_t Q>
   const uint8_t* FirstHitQ(const uint8_t* p, const uint8_t* end) const {
-    // Loads of L bytes (4 or 8, masked to Q): the loop runs while L bytes are there, the last
-    // few samples before `end` go through SampleHit.
+    // Loads of L bytes (4 or 8, masked to Q) while L bytes are there. Returns the first sample
+    // that hits, or the first it did not test (FirstHit tests the rest).
     constexpr size_t L = Q <= 4 ? 4 : 8;
-    constexpr uint64_t kKeep = Q == 8 ? ~uint64_t{0} : (uint64_t{1} << (8 * Q)) - 1;
+    constexpr uint64_t kKeep = QGramMask(Q);
     const uint64_t* const filter = filter_.data();
     const unsigned word_bits = word_bits_;
     const size_t stride = stride_;
@@ -271,11 +275,8 @@ class PatternSet {
         if (!(miss(i) & miss(i + stride))) break;
       }
       for (; i <= last; i += stride) {
-        if (!miss(i)) return p + i;
+        if (!miss(i)) break;
       }
-    }
-    for (; end - (p + i) >= static_cast<ptrdiff_t>(Q); i += stride) {
-      if (SampleHit(p + i)) break;
     }
     return p + i;
   }
@@ -385,8 +386,8 @@ void PatternSet::Build(std::vector<std::string>& patterns, bool simd) {
   unsigned bits = 12;
   while (bits < 22 && (size_t{1} << bits) < entries * 32) ++bits;
   word_bits_ = bits - 6;  // 2^bits bits in 2^(bits - 6) words
-  // The AVX2 loop where the CPU has it (and where q fits its 8-byte loads).
-  hash_ = simd && CpuHasAvx2() && q_ <= kMaxQ ? FilterHash::kVector : FilterHash::kScalar;
+  // The AVX2 loop where the CPU has it (q fits its 8-byte loads: q <= kMaxQ).
+  hash_ = simd && CpuHasAvx2() ? FilterHash::kVector : FilterHash::kScalar;
   filter_.assign((size_t{1} << bits) / 64, 0);
   for (const std::string& p : patterns) {
     const auto* bytes = reinterpret_cast<const uint8_t*>(p.data());

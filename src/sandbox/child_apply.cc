@@ -925,7 +925,6 @@ void RunInit(const InitArgs& a) noexcept {
   if (::setpgid(0, 0) != 0) Fail(a.report_fd, ChildStep::kSession);
   if (!MapOwnIds(a)) Fail(a.report_fd, ChildStep::kUserNamespace);
 
-
   RootState root;
   if (!BuildRoot(sb, a.scratch, &root)) Fail(a.report_fd, ChildStep::kMounts);
   if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);

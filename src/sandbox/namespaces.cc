@@ -91,18 +91,21 @@ Result<Launched> LaunchPlain(const ExecSpec& spec) {
   if (pidfd < 0) pidfd = int(::syscall(SYS_pidfd_open, pid, 0));
   UniqueFd owned_pidfd(pidfd);
   report.write.reset();
-  // After the report pipe's write ends are all gone: EOF means exec, a record means failure.
-  ChildReport r = ReadChildReport(report.read.get());
-  if (r.step == ChildStep::kNone && !owned_pidfd) {
-    // A command that cannot be supervised is not left running (fail closed).
-    ::kill(pid, SIGKILL);
-  }
-  if (r.step != ChildStep::kNone || !owned_pidfd) {
+  auto reap = [pid] {
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
+  };
+  // After the report pipe's write ends are all gone: EOF means exec, a record means failure.
+  ChildReport r = ReadChildReport(report.read.get());
+  if (r.step != ChildStep::kNone) {
+    reap();
+    return Fail(ReportToError(r, spec, "command setup"));
   }
-  if (r.step != ChildStep::kNone) return Fail(ReportToError(r, spec, "command setup"));
-  if (!owned_pidfd) return Fail(ErrorCode::kUnsupported, "pidfd_open: Linux >= 5.3 is required");
+  if (!owned_pidfd) {
+    ::kill(pid, SIGKILL);  // a command that cannot be supervised is not left running
+    reap();
+    return Fail(ErrorCode::kUnsupported, "pidfd_open: Linux >= 5.3 is required");
+  }
   return Launched{pid, std::move(owned_pidfd), UniqueFd()};
 }
 
@@ -207,8 +210,9 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   std::vector<int> scratch(sb.source_count + 1, -1);
   // The init starts the command on this stack (CloneVfork): mapped here, inherited by the init.
   child::ChildStack stack;
-  child::ChildStack net_stack;  // the init's network helper (network: none)
-  if (!stack.Allocate() || !net_stack.Allocate()) {
+  child::ChildStack net_stack;  // the init's network helper, with network: none only
+  const bool net_helper = sb.plan.network == policy::Network::kNone;
+  if (!stack.Allocate() || (net_helper && !net_stack.Allocate())) {
     return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: mmap (stack)");
   }
 
