@@ -235,6 +235,31 @@ TEST(DocsCliTest, HelpOfTheBuiltBinaryListsTheCommands) {
   EXPECT_GE(Tree().size(), 15u);
 }
 
+// main builds only the parser of the command a command line names (NamedCommand): a value of
+// --policy that is also a command's name is still the policy, global options go before or
+// after the command, and a command line that names none gets the full parser's messages.
+TEST(DocsCliTest, TheCommandIsFoundPastGlobalOptionsAndTheirValues) {
+  ProcessResult r = testing::RunJitsec({"--policy", "run", "check"}, PlainEnv());
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_EQ(r.out, "run: policy file not found (give one with --policy or $JITSEC_POLICY)\n");
+  r = testing::RunJitsec({"-vq", "--policy=tasks", "tasks", "-v"}, PlainEnv());
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err, "jitsec: error: tasks: policy file not found (give one with --policy or $JITSEC_POLICY)\n");
+  r = testing::RunJitsec({"--bogus", "check"}, PlainEnv());
+  EXPECT_EQ(r.status, 125);
+  EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+  r = testing::RunJitsec({"bogus"}, PlainEnv());
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err, "jitsec: error: A subcommand is required\nRun with --help for more information.\n");
+  // Every command the full help lists is also a command line's command on its own.
+  for (const auto& cmd : TopLevel().subcommands) {
+    SCOPED_TRACE(cmd);
+    r = testing::RunJitsec({"-q", cmd, "--help"}, PlainEnv());
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("Usage: jitsec " + cmd), std::string::npos) << r.out;
+  }
+}
+
 TEST(DocsManTest, JitsecPageHasASectionWithEveryOptionOfEveryCommand) {
   const std::string man = NormalizeRoff(ReadSource("man/jitsec.1"));
   const std::string options_sh = ManSh(man, "OPTIONS");
