@@ -1,6 +1,10 @@
 /* Interleaved start-up timer: runs each command (groups separated by a lone ":::") once per
- * round, N rounds, and prints one line per command: the median, min and max wall time in ms.
- * Usage: spawn_timer N cmd1 args ::: cmd2 args ::: ...
+ * round, N rounds, and prints one line per command (in the order given): the median, min and
+ * max wall time in ms. The order within a round is shuffled (a fixed-seed generator, so runs
+ * are repeatable): a command that creates namespaces leaves kernel work behind it (the network
+ * namespace's cleanup runs in a kernel worker after the process has gone) that slows whatever
+ * runs next, and a fixed order would charge it to the same commands every round.
+ * Usage: spawn_timer N cmd1 args ::: cmd2 args ::: ...  (at most 32 commands)
  * (stdin, stdout and stderr of the commands: /dev/null). The separator is not "--" because
  * commands such as `jitsec run --task T -- CMD` contain that. Exits 4 when a command fails. */
 #define _GNU_SOURCE
@@ -23,14 +27,15 @@ static int cmp(const void* a, const void* b) {
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
   int n = atoi(argv[1]);
-  char** cmds[16];
+  enum { kMaxCommands = 32 };
+  char** cmds[kMaxCommands];
   int ncmd = 0;
   cmds[ncmd++] = &argv[2];
   for (int i = 2; i < argc; ++i) {
     if (strcmp(argv[i], ":::") == 0) {
       argv[i] = NULL;
-      if (ncmd == 16 || i + 1 == argc) {
-        fprintf(stderr, "spawn_timer: at most 16 commands, none empty\n");
+      if (ncmd == kMaxCommands || i + 1 == argc) {
+        fprintf(stderr, "spawn_timer: at most %d commands, none empty\n", kMaxCommands);
         return 2;
       }
       cmds[ncmd++] = &argv[i + 1];
@@ -42,8 +47,21 @@ int main(int argc, char** argv) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  int order[kMaxCommands];
+  for (int c = 0; c < ncmd; ++c) order[c] = c;
+  unsigned long long rng = 0x9e3779b97f4a7c15ULL;  /* xorshift64 */
   for (int r = 0; r < n; ++r) {
-    for (int c = 0; c < ncmd; ++c) {
+    for (int i = ncmd - 1; i > 0; --i) {  /* Fisher-Yates */
+      rng ^= rng << 13;
+      rng ^= rng >> 7;
+      rng ^= rng << 17;
+      int j = (int)(rng % (unsigned long long)(i + 1));
+      int tmp = order[i];
+      order[i] = order[j];
+      order[j] = tmp;
+    }
+    for (int k = 0; k < ncmd; ++k) {
+      const int c = order[k];
       struct timespec a, b;
       clock_gettime(CLOCK_MONOTONIC, &a);
       pid_t pid;
