@@ -844,6 +844,7 @@ class Parser {
                    }
                  } else if (k == "protect") {
                    if (auto l = PathList(val, pos, p)) sb.protect = std::move(*l);
+                   sb.protect_explicit = true;
                  } else if (k == "filesystem") {
                    if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
                    ForEachKey(val, p, pos,

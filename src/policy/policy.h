@@ -102,6 +102,7 @@ struct SandboxConfig {
   std::vector<std::string> write{".", "/tmp"};
   std::vector<std::string> deny;
   std::vector<std::string> protect{".git/hooks", ".git/config"};
+  bool protect_explicit = false;  // the task said `protect:` itself (else the default above)
 };
 
 struct Task {

@@ -3,10 +3,12 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <map>
@@ -226,6 +228,8 @@ sandbox::PlanInputs SandboxInputs(const Request& r, const policy::Task& task) {
   sandbox::PlanInputs in;
   in.workspace = r.ctx.workspace();
   in.home = r.ctx.home;
+  struct stat st {};
+  in.workspace_has_dot_git = ::lstat((in.workspace / ".git").c_str(), &st) == 0 || errno != ENOENT;
   in.jitsec_readonly = {r.paths.policy, r.paths.config_dir, r.paths.state_dir, r.paths.audit_log};
   in.jitsec_hidden = {r.paths.store_dir, r.paths.store_key, r.paths.audit_key};
   for (const auto& f : delivery::PlanFiles(task.credentials)) {

@@ -273,7 +273,19 @@ Result<SandboxPlan> BuildPlan(const policy::SandboxConfig& config, const PlanInp
     }
   }
   JITSEC_ASSIGN_OR_RETURN(plan.deny, ResolveAll(config.deny, inputs, "filesystem.deny"));
-  JITSEC_ASSIGN_OR_RETURN(plan.protect, ResolveAll(config.protect, inputs, "protect"));
+  // The default entries (.git/hooks, .git/config) protect a repository's hooks and
+  // configuration, which git runs and reads on its own. In a workspace that is no repository
+  // there is none to protect, and a protected path that does not exist freezes its nearest
+  // existing ancestor (mount_plan.h): here the workspace's top level, where nothing new could
+  // be created for the whole run (a build's first output file fails). A `.git` made during the
+  // run is then not protected, as none is in any subdirectory; a task that wants it says so
+  // with an explicit `protect:`, which always applies.
+  if (config.protect_explicit || inputs.workspace_has_dot_git) {
+    JITSEC_ASSIGN_OR_RETURN(plan.protect, ResolveAll(config.protect, inputs, "protect"));
+  } else {
+    plan.warnings.push_back("the workspace is not a git repository: the default protect entries "
+                            "(.git/hooks, .git/config) do not apply");
+  }
   plan.jitsec_readonly = NormaliseAll(inputs.jitsec_readonly);
   plan.jitsec_hidden = NormaliseAll(inputs.jitsec_hidden);
   for (const auto& m : inputs.secret_mounts) {

@@ -88,6 +88,9 @@ struct PlanInputs {
     int fd_target;  // the child's fd number holding the sealed memfd
   };
   std::vector<SecretMount> secret_mounts;
+  // Whether <workspace>/.git exists (of any type). The default `protect` entries are inside it:
+  // when it does not, they are not applied (see BuildPlan).
+  bool workspace_has_dot_git = true;
 };
 
 struct SandboxPlan {

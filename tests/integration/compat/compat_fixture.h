@@ -54,10 +54,8 @@ class SandboxedRunTest : public ::testing::Test {
                   0600);
   }
 
-  // Makes the workspace a git repository (`git init`), as an agent's workspace usually is.
-  // Needed by tests that create files directly in the workspace: the default `protect` list
-  // names .git/hooks and .git/config, and when those do not exist the sandbox freezes their
-  // nearest existing ancestor, the workspace itself (see src/sandbox/mount_plan.h).
+  // Makes the workspace a git repository (`git init`), as an agent's workspace usually is, so
+  // that the default `protect` entries (.git/hooks, .git/config) apply.
   // Returns false (with a failure recorded) when git is missing or fails.
   bool InitGitRepository() {
     RunOptions o;

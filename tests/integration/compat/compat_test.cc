@@ -93,11 +93,10 @@ TEST_F(CompatTest, MakeBuildsAndRunsACProgramWithCc) {
   EXPECT_EQ(host.out, "built in the sandbox: 42\n");
 }
 
-// Disabled: fails today. With the default `protect: [.git/hooks, .git/config]`, a workspace that
-// is not a git repository is frozen at its top level (the nearest existing ancestor of the
-// missing .git/hooks), so `make` cannot create hello.o there ("Read-only file system"). Issue 3
-// asks for ordinary tools to work in the default sandbox; see the sbx3 report for options.
-TEST_F(CompatTest, DISABLED_MakeWorksInAWorkspaceThatIsNotARepository) {
+// A workspace that is not a git repository: the default `protect` entries (inside .git) do not
+// apply, so its top level is not frozen and `make` creates its files there. An explicit
+// `protect:` of a missing path still freezes (SandboxLaunchTest, ProtectedPathThatDoesNotExist...).
+TEST_F(CompatTest, MakeWorksInAWorkspaceThatIsNotARepository) {
   SKIP_UNLESS_TOOL("make");
   SKIP_UNLESS_TOOL("cc");
   WriteTextFile(workspace_ / "hello.c", "int main(void) { return 0; }\n", 0644);

@@ -547,7 +547,18 @@ TEST_F(RunE2ETest, ExplainShowsTheEffectiveSandboxReadably) {
             std::string::npos) << e.out;
   EXPECT_NE(e.out.find("  write:           " + workspace_.string() + ", /tmp (private)\n"), std::string::npos)
       << e.out;
+  // Not a git repository: the default protect entries do not apply, and explain says so.
+  EXPECT_EQ(e.out.find("  read-only:"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("warning:     the workspace is not a git repository: the default protect "
+                       "entries (.git/hooks, .git/config) do not apply\n"),
+            std::string::npos)
+      << e.out;
+  fs::create_directories(workspace_ / ".git" / "hooks");
+  e = Jitsec({"explain", "--task", "t"});
+  ASSERT_EQ(e.status, 0) << e.err;
   EXPECT_NE(e.out.find("  read-only:       " + (workspace_ / ".git/hooks").string()), std::string::npos) << e.out;
+  EXPECT_EQ(e.out.find("not a git repository"), std::string::npos) << e.out;
+  fs::remove_all(workspace_ / ".git");
   WritePolicy("version: 1\ntasks:\n  t:\n    description: d\n    sandbox: {enabled: false}\n");
   e = Jitsec({"explain", "--task", "t"});
   EXPECT_NE(e.out.find("sandbox:     disabled\n"), std::string::npos) << e.out;

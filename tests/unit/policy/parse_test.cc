@@ -37,9 +37,23 @@ TEST(PolicyParseTest, TaskDefaultsFollowTheContract) {
   EXPECT_EQ(t->sandbox.write, (std::vector<std::string>{".", "/tmp"}));
   EXPECT_TRUE(t->sandbox.deny.empty());
   EXPECT_EQ(t->sandbox.protect, (std::vector<std::string>{".git/hooks", ".git/config"}));
+  EXPECT_FALSE(t->sandbox.protect_explicit);
   EXPECT_TRUE(p->settings.store.empty());
   EXPECT_FALSE(p->settings.audit_syslog);
   EXPECT_EQ(p->FindTask("nope"), nullptr);
+}
+
+// A task that writes `protect:` itself (even the default list, even empty) is explicit: its
+// entries apply in a workspace without .git too (sandbox::BuildPlan).
+TEST(PolicyParseTest, ProtectWrittenOutIsExplicit) {
+  for (const char* list : {"[.git/hooks, .git/config]", "[]", "[build]"}) {
+    SCOPED_TRACE(list);
+    auto p = ParsePolicy(std::string("version: 1\ntasks:\n  t:\n    description: d\n    sandbox:\n      protect: ") +
+                             list + "\n",
+                         "p.yaml");
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->FindTask("t")->sandbox.protect_explicit);
+  }
 }
 
 TEST(PolicyParseTest, ParsesValuesAndPositions) {

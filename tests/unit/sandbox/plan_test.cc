@@ -37,6 +37,37 @@ std::vector<std::string> Strings(const std::vector<fs::path>& v) {
   return out;
 }
 
+// The default protect entries are inside .git: a workspace without one gets none of them (its
+// top level would be frozen for nothing), with a warning; an explicit list always applies.
+TEST(SandboxBuildPlanTest, DefaultProtectEntriesApplyOnlyToAWorkspaceWithDotGit) {
+  PlanInputs in = Inputs();
+  in.workspace_has_dot_git = false;
+  policy::SandboxConfig defaults;
+  auto plan = BuildPlan(defaults, in, FullKernel());
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_TRUE(plan->protect.empty());
+  EXPECT_EQ(plan->warnings, (std::vector<std::string>{
+                                "the workspace is not a git repository: the default protect "
+                                "entries (.git/hooks, .git/config) do not apply"}));
+
+  in.workspace_has_dot_git = true;
+  plan = BuildPlan(defaults, in, FullKernel());
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(Strings(plan->protect),
+            (std::vector<std::string>{"/home/ann/proj/.git/hooks", "/home/ann/proj/.git/config"}));
+  EXPECT_TRUE(plan->warnings.empty());
+
+  in.workspace_has_dot_git = false;
+  policy::SandboxConfig stated;
+  stated.protect = {".git/hooks", ".git/config"};
+  stated.protect_explicit = true;
+  plan = BuildPlan(stated, in, FullKernel());
+  ASSERT_TRUE(plan) << plan.error().message();
+  EXPECT_EQ(Strings(plan->protect),
+            (std::vector<std::string>{"/home/ann/proj/.git/hooks", "/home/ann/proj/.git/config"}));
+  EXPECT_TRUE(plan->warnings.empty());
+}
+
 TEST(SandboxBuildPlanTest, ResolvesDotHomeAndRelativePaths) {
   policy::SandboxConfig c;
   c.read = {"/", "~/notes", "docs/../docs/"};
