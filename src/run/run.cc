@@ -488,7 +488,14 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   const supervise::TerminalPlan term = supervise::PlanTerminal(static_cast<bool>(dp->stdin_memfd));
   supervise::Pty pty;
   if (term.use_pty) {
-    auto opened = supervise::OpenPty(term.raw_mode);
+    // Sandboxed, the pty comes from the sandbox's own devpts, where ttyname() finds it.
+    UniqueFd sandbox_master;
+    if (task.sandbox.enabled) {
+      auto received = sandbox::ReceivePtyMaster(init);
+      if (!received) return revoke_and(std::move(received).error());
+      sandbox_master = std::move(*received);
+    }
+    auto opened = supervise::OpenPty(term.raw_mode, std::move(sandbox_master));
     if (!opened) return revoke_and(std::move(opened).error());
     pty = std::move(*opened);
     spec.controlling_tty_target = 1;

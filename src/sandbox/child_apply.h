@@ -82,7 +82,9 @@ struct InitArgs {
 //     host's, a helper (clone CLONE_VM | CLONE_FILES on its own stack) unshares the network
 //     namespace, brings its loopback up and opens the namespace, concurrently with step 3;
 //  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
-//     /tmp is hidden by it), /dev, /proc; hostname "jitsec"; wait for the helper and setns
+//     /tmp is hidden by it), /dev, /proc; a pty of the new devpts, its master sent to jitsec on
+//     the control socket (SendPtyMaster: 'P' and the descriptor, or '-' when ptmx cannot be
+//     opened); hostname "jitsec"; wait for the helper and setns
 //     into its network namespace (kNetwork); without `file: {path}` deliveries, pivot_root
 //     and a detach of the old root now;
 //  4. wait for the command on the control socket (ReceiveCommand; exits quietly when jitsec

@@ -4,6 +4,7 @@
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -51,12 +52,13 @@ pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
 }
 
 // `setup` names what failed outside exec: "sandbox setup" or "command setup" (no sandbox).
-Error ReportToError(const ChildReport& r, const ExecSpec& spec, std::string_view setup = "sandbox setup") {
+// `path` is the command's, for exec failures.
+Error ReportToError(const ChildReport& r, const std::string& path, std::string_view setup = "sandbox setup") {
   std::string why = std::strerror(r.err);
   if (r.step == ChildStep::kExec) {
     ErrorCode code = (r.err == ENOENT || r.err == ENOTDIR) ? ErrorCode::kCommandNotFound
                                                            : ErrorCode::kCommandNotExecutable;
-    return Error(code, "exec \"" + spec.path + "\": " + why, r.err);
+    return Error(code, "exec \"" + path + "\": " + why, r.err);
   }
   return Error(ErrorCode::kChildSetup,
                std::string(setup) + " failed at " + std::string(ChildStepName(r.step)) + ": " + why, r.err);
@@ -99,7 +101,7 @@ Result<Launched> LaunchPlain(const ExecSpec& spec) {
   ChildReport r = ReadChildReport(report.read.get());
   if (r.step != ChildStep::kNone) {
     reap();
-    return Fail(ReportToError(r, spec, "command setup"));
+    return Fail(ReportToError(r, spec.path, "command setup"));
   }
   if (!owned_pidfd) {
     ::kill(pid, SIGKILL);  // a command that cannot be supervised is not left running
@@ -251,6 +253,47 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   return s;  // the write ends, the init's socket end and jitsec's copy of the stack go here
 }
 
+Result<UniqueFd> ReceivePtyMaster(Starting& starting) {
+  if (!starting || !starting.control_) return Fail(ErrorCode::kInternal, "pty: no sandbox init");
+  char tag = 0;
+  struct iovec iov = {&tag, 1};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(starting.control_.get(), &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  UniqueFd master;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      if (master) {
+        ::close(fd);
+      } else {
+        master.reset(fd);
+      }
+    }
+  }
+  if (n <= 0) {
+    // The init is gone before it built /dev: its report says why.
+    ChildReport r = ReadChildReport(starting.report_.get());
+    if (r.step != ChildStep::kNone) return Fail(ReportToError(r, ""));
+    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at receiving the terminal");
+  }
+  if (tag == '-' && !master) return UniqueFd();
+  unsigned number = 0;
+  if (tag != 'P' || !master || ::ioctl(master.get(), TIOCGPTN, &number) != 0) {
+    return Fail(ErrorCode::kChildSetup, "sandbox setup failed at receiving the terminal: not a pty");
+  }
+  return master;
+}
+
 Result<Launched> Launch(Starting starting, const ExecSpec& spec) {
   if (spec.argv_ptrs() == nullptr || spec.envp_ptrs() == nullptr) {
     return Fail(ErrorCode::kInternal, "launch: the exec spec was not finalised");
@@ -276,7 +319,7 @@ Result<Launched> Launch(Starting starting, const ExecSpec& spec) {
     return l;
   }
   // The init reported (and exited), or took no command: its report says why, if it made one.
-  Error e = r.step != ChildStep::kNone ? ReportToError(r, spec) : std::move(sent).error();
+  Error e = r.step != ChildStep::kNone ? ReportToError(r, spec.path) : std::move(sent).error();
   starting.Abandon();
   return Fail(std::move(e));
 }

@@ -67,12 +67,17 @@ TerminalPlan PlanTerminal(bool stdin_taken) {
   return p;
 }
 
-Result<Pty> OpenPty(bool caller_raw) {
-  int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (m < 0) return FailErrno(ErrorCode::kChildSetup, "pty: posix_openpt");
+Result<Pty> OpenPty(bool caller_raw, UniqueFd master) {
   Pty pty;
-  pty.master.reset(m);
-  if (::grantpt(m) != 0) return FailErrno(ErrorCode::kChildSetup, "pty: grantpt");
+  if (master) {
+    pty.master = std::move(master);  // made in another devpts (the sandbox's): its own modes
+  } else {
+    int fd = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) return FailErrno(ErrorCode::kChildSetup, "pty: posix_openpt");
+    pty.master.reset(fd);
+    if (::grantpt(fd) != 0) return FailErrno(ErrorCode::kChildSetup, "pty: grantpt");
+  }
+  const int m = pty.master.get();
   if (::unlockpt(m) != 0) return FailErrno(ErrorCode::kChildSetup, "pty: unlockpt");
   // TIOCGPTPEER opens the slave from the master itself: no path lookup that could be raced.
   int s = ::ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);

@@ -37,7 +37,9 @@ struct Pty {
 // terminal, else fd 1). With `caller_raw` the caller's terminal passes bytes through untouched, so
 // the pty keeps the caller's output processing; without it the caller's terminal still does that
 // (ONLCR and the like) and the pty's output processing is turned off so it is not done twice.
-[[nodiscard]] Result<Pty> OpenPty(bool caller_raw);
+// With `master` (a pty master made elsewhere: the sandbox's own devpts, sandbox::ReceivePtyMaster)
+// that pair is used instead of a new one of jitsec's devpts.
+[[nodiscard]] Result<Pty> OpenPty(bool caller_raw, UniqueFd master = UniqueFd());
 
 // Copies the caller's window size (fd 1) to the pty; the kernel then sends SIGWINCH to the
 // command's foreground process group.

@@ -8,6 +8,8 @@
  *             prints "got=[<line>]"
  *   secret    prints "pw: " with echo off, reads a line, restores echo, prints "len=<n>"
  *   sleep     prints "ready" and sleeps 100 s
+ *   name      prints "name=<ttyname of fd 0, 1, 2 or none>" (ttyname checks that the path it
+ *             finds is the descriptor's terminal)
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -46,6 +48,13 @@ int main(int argc, char** argv) {
     size_of(1, &rows, &cols);
     printf("tty=%d%d%d ctty=%d size=%dx%d\n", isatty(0), isatty(1), isatty(2), fd >= 0, rows, cols);
     printf("\033[31mRED\033[0m\n");
+    return 0;
+  }
+  if (strcmp(mode, "name") == 0) {
+    for (int fd = 0; fd < 3; ++fd) {
+      const char* name = ttyname(fd);
+      printf("name%d=%s\n", fd, name != NULL ? name : "none");
+    }
     return 0;
   }
   if (strcmp(mode, "winch") == 0) {

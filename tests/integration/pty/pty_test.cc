@@ -238,6 +238,22 @@ TEST_P(PtyTest, CommandSeesATerminalOfTheCallersSizeAndColoursPassUnchanged) {
   EXPECT_NE(t.screen().find("\033[31mRED\033[0m\r\n"), std::string::npos) << t.screen();
 }
 
+// ttyname() (`tty`, GPG_TTY=$(tty)) finds the command's terminal: sandboxed, the pty comes from
+// the sandbox's own devpts, since one of the host's has no name inside.
+TEST_P(PtyTest, TtynameFindsTheCommandsTerminal) {
+  TerminalSession t;
+  t.Start(Run({Helper("probe_tty"), "name"}), Env(), workspace_);
+  ASSERT_EQ(t.Wait(), 0) << t.screen();
+  for (int fd = 0; fd < 3; ++fd) {
+    const std::string line = "name" + std::to_string(fd) + "=/dev/pts/";
+    EXPECT_NE(t.screen().find(line), std::string::npos) << t.screen();
+  }
+  EXPECT_EQ(t.screen().find("=none"), std::string::npos) << t.screen();
+  if (GetParam()) {  // the sandbox's devpts is a new instance: its first pty
+    EXPECT_NE(t.screen().find("name0=/dev/pts/0\r\n"), std::string::npos) << t.screen();
+  }
+}
+
 TEST_P(PtyTest, SecretAndItsEncodingsAreMaskedOnTheTerminal) {
   TerminalSession t;
   t.Start(Run({"/bin/sh", "-c", "cat \"$TOKEN_FILE\"; echo; base64 < \"$TOKEN_FILE\"; od -An -tx1 \"$TOKEN_FILE\" | tr -d ' \\n'; echo; echo done"}),

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -286,6 +287,44 @@ TEST(SandboxStartTest, SetupFailureDuringIssuanceIsReportedAtLaunch) {
   EXPECT_EQ(launched.error().message(), "sandbox setup failed at mounts: No such file or directory");
   EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+// The init's pty (for a command with a terminal) is made in the sandbox's own devpts: its master
+// reaches jitsec; and an init that failed before building /dev reports its own step there.
+TEST(SandboxStartTest, PtyMasterComesFromTheSandboxsDevptsOrTheInitsReport) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  {
+    Workspace w;
+    auto prepared = w.Prepared();
+    ASSERT_TRUE(prepared) << prepared.error().message();
+    auto started = Start(*prepared);
+    ASSERT_TRUE(started) << started.error().message();
+    auto master = ReceivePtyMaster(*started);
+    ASSERT_TRUE(master) << master.error().message();
+    ASSERT_TRUE(*master);
+    unsigned number = 99;
+    ASSERT_EQ(::ioctl(master->get(), TIOCGPTN, &number), 0) << std::strerror(errno);
+    EXPECT_EQ(number, 0U);  // the first pty of a new devpts instance
+    struct stat host {};
+    struct stat ours {};
+    ASSERT_EQ(::stat("/dev/ptmx", &host), 0);
+    ASSERT_EQ(::fstat(master->get(), &ours), 0);
+    EXPECT_NE(ours.st_dev, host.st_dev) << "a master of the host's devpts";
+  }
+  {
+    Workspace w;
+    fs::path tree = w.tmp / "tree";
+    fs::create_directories(tree);
+    w.config.read = {tree.string()};
+    auto prepared = w.Prepared();
+    ASSERT_TRUE(prepared) << prepared.error().message();
+    fs::remove(tree);  // the init's mounts fail: it never builds /dev
+    auto started = Start(*prepared);
+    ASSERT_TRUE(started) << started.error().message();
+    auto master = ReceivePtyMaster(*started);
+    ASSERT_FALSE(master);
+    EXPECT_EQ(master.error().message(), "sandbox setup failed at mounts: No such file or directory");
+  }
 }
 
 }  // namespace
