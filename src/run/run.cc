@@ -399,7 +399,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     if (!built) return refuse(std::move(built).error());
     auto prepared = sandbox::Prepare(*built, kernel, r.paths.state_dir);
     if (!prepared) return refuse(std::move(prepared).error());
-    auto started = sandbox::Start(*prepared);
+    auto started = sandbox::Start(*prepared, supervise::CommandGetsTerminal());
     if (!started) {
       nlohmann::json fields = {{"reason", started.error().message()}};
       return record_and_fail("error", std::move(fields), std::move(started).error());

@@ -570,39 +570,6 @@ bool AddInsideRules(const PreparedSandbox::Impl& sb, int ruleset_fd) noexcept {
   return true;
 }
 
-// The command's terminal comes from this sandbox's own devpts: a pty of the host's is not
-// mounted here, so ttyname() (and `tty`, GPG_TTY=$(tty)) would find no name for it. Opening
-// ptmx makes a pair; the master goes to jitsec on the control socket (one byte, 'P', with the
-// descriptor), which opens the slave from it when the command gets a terminal and otherwise
-// drops it. When ptmx cannot be opened the byte is '-' without a descriptor, and jitsec uses a
-// pty of its own. A send that fails is left to the command message (jitsec then finds the init
-// gone and reads its report).
-void SendPtyMaster(int sock, int root) noexcept {
-  int saved = errno;
-  int master = OpenAt2(root, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, kBeneath);
-  char tag = master >= 0 ? 'P' : '-';
-  struct iovec iov = {&tag, 1};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  if (master >= 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &master, sizeof master);
-  }
-  ssize_t n;
-  do {
-    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  CloseQuietly(master);
-  errno = saved;
-}
-
 bool LoopbackUp() noexcept {
   int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0) return false;
@@ -960,7 +927,15 @@ void RunInit(const InitArgs& a) noexcept {
 
   RootState root;
   if (!BuildRoot(sb, a.scratch, &root)) Fail(a.report_fd, ChildStep::kMounts);
-  SendPtyMaster(a.control_fd, root.root);
+  // The command's terminal, when jitsec asked for one, comes from this sandbox's own devpts: a
+  // pty of the host's is not mounted here, so ttyname() (`tty`, GPG_TTY=$(tty)) would find no
+  // name for it. Its master goes to jitsec (exec_message.h); a failure leaves jitsec to use a
+  // pty of its own.
+  if (a.terminal) {
+    int master = OpenAt2(root.root, "dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC, kBeneath);
+    SendTerminal(a.control_fd, master);
+    CloseQuietly(master);
+  }
   if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);
   if (net.pid > 0 && !JoinNetworkHelper(&net)) Fail(a.report_fd, ChildStep::kNetwork);
   // Without `file: {path}` deliveries nothing more comes from the old root: pivot before the

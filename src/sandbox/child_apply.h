@@ -69,6 +69,7 @@ struct InitArgs {
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
   void* command_stack_top = nullptr;  // a ChildStack mapped by the parent before the clone
   void* net_stack_top = nullptr;      // another, for the network helper (network: none)
+  bool terminal = false;              // make a pty in the new devpts for jitsec (step 3)
   IdMapLine uid_map;                  // jitsec's euid, mapped to itself
   IdMapLine gid_map;                  // jitsec's egid, mapped to itself
 };
@@ -82,9 +83,9 @@ struct InitArgs {
 //     host's, a helper (clone CLONE_VM | CLONE_FILES on its own stack) unshares the network
 //     namespace, brings its loopback up and opens the namespace, concurrently with step 3;
 //  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
-//     /tmp is hidden by it), /dev, /proc; a pty of the new devpts, its master sent to jitsec on
-//     the control socket (SendPtyMaster: 'P' and the descriptor, or '-' when ptmx cannot be
-//     opened); hostname "jitsec"; wait for the helper and setns
+//     /tmp is hidden by it), /dev, /proc; when jitsec asked for a terminal, a pty of the new
+//     devpts, its master sent to jitsec on the control socket (SendTerminal); hostname
+//     "jitsec"; wait for the helper and setns
 //     into its network namespace (kNetwork); without `file: {path}` deliveries, pivot_root
 //     and a detach of the old root now;
 //  4. wait for the command on the control socket (ReceiveCommand; exits quietly when jitsec

@@ -1,5 +1,6 @@
 #include "sandbox/exec_message.h"
 
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -15,6 +16,53 @@ constexpr uint32_t kMagic = 0x4a584543;              // "JXEC"
 constexpr uint32_t kMaxBodyBytes = 64U << 20;         // far above ARG_MAX; a bound for mmap
 
 size_t AlignUp(size_t n) { return (n + 7) & ~size_t{7}; }
+
+// Points msg at `control` (CMSG_SPACE(n ints), aligned) holding one SCM_RIGHTS message with
+// fds[0..n), n > 0. Async-signal-safe.
+void AttachFds(struct msghdr* msg, char* control, const int* fds, size_t n) noexcept {
+  msg->msg_control = control;
+  msg->msg_controllen = CMSG_SPACE(sizeof(int) * n);
+  struct cmsghdr* c = CMSG_FIRSTHDR(msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+  std::memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+}
+
+// recvmsg of up to `size` bytes into buf, with room for descriptors (close-on-exec) in
+// `control`; *msg then describes what came (CollectFds). Retried on EINTR. Async-signal-safe.
+ssize_t ReceiveWithFds(int sock, void* buf, size_t size, char* control, size_t control_size,
+                       struct msghdr* msg) noexcept {
+  struct iovec iov = {buf, size};
+  *msg = {};
+  msg->msg_iov = &iov;
+  msg->msg_iovlen = 1;
+  msg->msg_control = control;
+  msg->msg_controllen = control_size;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  msg->msg_iov = nullptr;  // iov ends here
+  msg->msg_iovlen = 0;
+  return n;
+}
+
+// The descriptors of a received message's SCM_RIGHTS parts into fds[0..max), their number in
+// *count. False when there were more, or the kernel had to drop some (MSG_CTRUNC): the message
+// is then malformed. Async-signal-safe.
+bool CollectFds(const struct msghdr& msg, int* fds, size_t max, size_t* count) noexcept {
+  *count = 0;
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<struct msghdr*>(&msg), c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    if (*count + k > max) return false;
+    std::memcpy(fds + *count, CMSG_DATA(c), k * sizeof(int));
+    *count += k;
+  }
+  return (msg.msg_flags & MSG_CTRUNC) == 0;
+}
 
 }  // namespace
 
@@ -73,15 +121,10 @@ Status SendCommand(int sock, const ExecSpec& spec, const Confinement& confinemen
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   if (fd_total > 0) {
-    msg.msg_control = control;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fd_total);
-    struct cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fd_total);
-    int* out = reinterpret_cast<int*>(CMSG_DATA(c));
-    for (size_t i = 0; i < spec.fds.size(); ++i) out[i] = spec.fds[i].source;
-    if (confinement.landlock_fd >= 0) out[spec.fds.size()] = confinement.landlock_fd;
+    int fds[kMaxCommandFds];
+    for (size_t i = 0; i < spec.fds.size(); ++i) fds[i] = spec.fds[i].source;
+    if (confinement.landlock_fd >= 0) fds[spec.fds.size()] = confinement.landlock_fd;
+    AttachFds(&msg, control, fds, fd_total);
   }
   Status st = Ok();
   ssize_t n;
@@ -104,6 +147,28 @@ Status SendCommand(int sock, const ExecSpec& spec, const Confinement& confinemen
   if (n < 0) st = FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at sending the command");
   ::explicit_bzero(body.data(), body.size());
   return st;
+}
+
+Result<UniqueFd> ReceiveTerminal(int sock, bool* gone) {
+  *gone = false;
+  char tag = 0;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  struct msghdr msg;
+  const ssize_t n = ReceiveWithFds(sock, &tag, 1, control, sizeof control, &msg);
+  if (n <= 0) {
+    *gone = true;
+    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at receiving the terminal");
+  }
+  int fd = -1;
+  size_t count = 0;
+  const bool one = CollectFds(msg, &fd, 1, &count);
+  UniqueFd master(count == 1 ? fd : -1);
+  if (one && tag == kNoTerminal && !master) return UniqueFd();
+  unsigned number = 0;
+  if (!one || tag != kTerminal || !master || ::ioctl(master.get(), TIOCGPTN, &number) != 0) {
+    return Fail(ErrorCode::kChildSetup, "sandbox setup failed at receiving the terminal: not a pty");
+  }
+  return master;
 }
 
 namespace child {
@@ -134,28 +199,13 @@ Received Malformed() noexcept {
 Received ReceiveCommand(int sock, ExecView* out, Confinement* confinement) noexcept {
   CommandHeader h;
   alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxCommandFds)];
-  struct iovec iov = {&h, sizeof h};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+  struct msghdr msg;
+  const ssize_t n = ReceiveWithFds(sock, &h, sizeof h, control, sizeof control, &msg);
   if (n == 0) return Received::kClosed;
   if (n < 0) return Received::kError;
   int fds[kMaxCommandFds];
   size_t fd_count = 0;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    if (fd_count + k > kMaxCommandFds) return Malformed();
-    std::memcpy(fds + fd_count, CMSG_DATA(c), k * sizeof(int));
-    fd_count += k;
-  }
-  if ((msg.msg_flags & MSG_CTRUNC) != 0) return Malformed();
+  if (!CollectFds(msg, fds, kMaxCommandFds, &fd_count)) return Malformed();
   if (size_t(n) < sizeof h && !ReadFull(sock, reinterpret_cast<char*>(&h) + n, sizeof h - size_t(n))) {
     return Received::kError;
   }
@@ -233,6 +283,22 @@ Received ReceiveCommand(int sock, ExecView* out, Confinement* confinement) noexc
   out->controlling_tty_target = h.controlling_tty_target;
   out->parent_pid = h.parent_pid;
   return Received::kCommand;
+}
+
+void SendTerminal(int sock, int master) noexcept {
+  const int saved = errno;
+  char tag = master >= 0 ? kTerminal : kNoTerminal;
+  struct iovec iov = {&tag, 1};
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  if (master >= 0) AttachFds(&msg, control, &master, 1);
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  errno = saved;
 }
 
 }  // namespace child

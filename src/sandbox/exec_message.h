@@ -4,7 +4,7 @@
 // cwd, argv, envp), over a private socketpair. The ruleset and the program travel with the
 // command so that jitsec builds them while the init is already setting up.
 // SendCommand is parent side; ReceiveCommand is child side (async-signal-safe, allocates only
-// with mmap).
+// with mmap). The other way, the init answers a terminal request (SendTerminal, ReceiveTerminal).
 #pragma once
 
 #include <linux/filter.h>
@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/exec_spec.h"
+#include "base/unique_fd.h"
 
 namespace jitsec::sandbox {
 
@@ -45,7 +46,23 @@ struct Confinement {
 // gone (EPIPE): its report then says why.
 [[nodiscard]] Status SendCommand(int sock, const ExecSpec& spec, const Confinement& confinement = {});
 
+// The command's terminal, when jitsec asked for one: a pty the init made in the sandbox's own
+// devpts, whose master travels the other way (init to jitsec): one byte, kTerminal with the
+// descriptor, or kNoTerminal without one when the init could not make it.
+inline constexpr char kTerminal = 'P';
+inline constexpr char kNoTerminal = '-';
+
+// Parent side: reads that answer. The master (checked to be a pty master), or an empty
+// descriptor for kNoTerminal. *gone is set when the socket closed first (the init exited: its
+// report says why); other errors (kChildSetup) are malformed answers.
+[[nodiscard]] Result<UniqueFd> ReceiveTerminal(int sock, bool* gone);
+
 namespace child {
+
+// Sends the answer above: `master` (the init keeps its own copy), or kNoTerminal when it is -1.
+// A failed send is left to the command message (jitsec then finds the init gone).
+// Async-signal-safe.
+void SendTerminal(int sock, int master) noexcept;
 
 enum class Received : uint8_t { kCommand, kClosed, kError };
 

@@ -160,6 +160,7 @@ Result<PreparedSandbox> Prepare(const SandboxPlan& plan, const KernelFeatures& k
 
 Starting::Starting(Starting&& other) noexcept
     : sandbox_(std::move(other.sandbox_)),
+      terminal_(other.terminal_),
       pid_(std::exchange(other.pid_, -1)),
       pidfd_(std::move(other.pidfd_)),
       control_(std::move(other.control_)),
@@ -175,6 +176,7 @@ Starting& Starting::operator=(Starting&& other) noexcept {
     control_ = std::move(other.control_);
     report_ = std::move(other.report_);
     status_ = std::move(other.status_);
+    terminal_ = other.terminal_;
   }
   return *this;
 }
@@ -197,7 +199,7 @@ void Starting::Abandon() noexcept {
   errno = saved;
 }
 
-Result<Starting> Start(const PreparedSandbox& sandbox) {
+Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal) {
   const PreparedSandbox::Impl& sb = sandbox.impl();
   if (!sb.plan.enabled) return Fail(ErrorCode::kInternal, "sandbox::Start without a sandbox");
 
@@ -226,6 +228,7 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   args.scratch = scratch.data();
   args.command_stack_top = stack.top();
   args.net_stack_top = net_stack.top();
+  args.terminal = terminal;
   // The command sees its own ids, not root: the init writes "U U 1" and "G G 1" itself.
   args.uid_map = child::FormatIdMapLine(::geteuid());
   args.gid_map = child::FormatIdMapLine(::getegid());
@@ -245,6 +248,7 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
   }
   Starting s;
   s.sandbox_ = sandbox.shared_impl();
+  s.terminal_ = terminal;
   s.pid_ = pid;
   s.pidfd_.reset(pidfd_raw);
   s.control_ = std::move(control);
@@ -255,41 +259,13 @@ Result<Starting> Start(const PreparedSandbox& sandbox) {
 
 Result<UniqueFd> ReceivePtyMaster(Starting& starting) {
   if (!starting || !starting.control_) return Fail(ErrorCode::kInternal, "pty: no sandbox init");
-  char tag = 0;
-  struct iovec iov = {&tag, 1};
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do {
-    n = ::recvmsg(starting.control_.get(), &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  UniqueFd master;
-  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      if (master) {
-        ::close(fd);
-      } else {
-        master.reset(fd);
-      }
-    }
-  }
-  if (n <= 0) {
-    // The init is gone before it built /dev: its report says why.
+  if (!starting.terminal_) return UniqueFd();
+  bool gone = false;
+  auto master = ReceiveTerminal(starting.control_.get(), &gone);
+  if (!master && gone) {
+    // The init exited before it built /dev: its report says why.
     ChildReport r = ReadChildReport(starting.report_.get());
     if (r.step != ChildStep::kNone) return Fail(ReportToError(r, ""));
-    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at receiving the terminal");
-  }
-  if (tag == '-' && !master) return UniqueFd();
-  unsigned number = 0;
-  if (tag != 'P' || !master || ::ioctl(master.get(), TIOCGPTN, &number) != 0) {
-    return Fail(ErrorCode::kChildSetup, "sandbox setup failed at receiving the terminal: not a pty");
   }
   return master;
 }

@@ -31,8 +31,8 @@ namespace jitsec::sandbox {
 //  - The init (pid 1, no exec): clones a helper that makes the net namespace and loopback
 //    (network none), PDEATHSIG(SIGKILL) (exits if jitsec is already gone), its own process
 //    group, writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids;
-//    dumpable only while it opens them), builds the root (and sends jitsec the master of a pty
-//    of its own devpts: sandbox::ReceivePtyMaster), sets the hostname, joins the helper's
+//    dumpable only while it opens them), builds the root (and, when asked, sends jitsec the
+//    master of a pty of its own devpts: sandbox::ReceivePtyMaster), sets the hostname, joins the helper's
 //    net namespace, receives its command (and the Landlock ruleset and seccomp program jitsec
 //    built meanwhile), attaches secret files, pivots, starts the command
 //    with clone(CLONE_VM|CLONE_VFORK) on the premapped stack, closes every descriptor but the
@@ -163,12 +163,13 @@ class Starting {
   explicit operator bool() const { return pid_ > 0; }
 
  private:
-  friend Result<Starting> Start(const PreparedSandbox& sandbox);
+  friend Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal);
   friend Result<Launched> Launch(Starting starting, const ExecSpec& spec);
   friend Result<UniqueFd> ReceivePtyMaster(Starting& starting);
   void Abandon() noexcept;
   // What Launch builds the Landlock ruleset and the seccomp program from.
   std::shared_ptr<const PreparedSandbox::Impl> sandbox_;
+  bool terminal_ = false;  // the init makes a pty for the command (ReceivePtyMaster)
   pid_t pid_ = -1;
   UniqueFd pidfd_;
   UniqueFd control_;  // jitsec's end of the socketpair
@@ -178,14 +179,16 @@ class Starting {
 
 // Clones the namespace init (user, mount, PID, IPC, UTS; it makes the net namespace itself
 // unless network host) with CLONE_PIDFD (clone3; clone when the kernel has no clone3). The init maps its own uid/gid and
-// sets up the mounts on its own (child_apply.h, RunInit). Errors: kChildSetup naming the step.
-[[nodiscard]] Result<Starting> Start(const PreparedSandbox& sandbox);
+// sets up the mounts on its own (child_apply.h, RunInit). With `terminal` (the command will get
+// a pty) the init also makes that pty in its own devpts (ReceivePtyMaster). Errors: kChildSetup
+// naming the step.
+[[nodiscard]] Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal = false);
 
 // The master of a pty made in the init's own devpts (its /dev/pts), for a command that gets a
 // terminal: inside, ttyname() names its slave (a pty of the host's has no name there). Waits
 // until the init has built /dev; call at most once, before Launch. An empty descriptor when the
-// init could not make one (use a pty of the host's then). Errors: kChildSetup with the init's
-// own report when it failed before.
+// init was not asked for one (Start without `terminal`) or could not make one: use a pty of the
+// host's then. Errors: kChildSetup with the init's own report when it failed before.
 [[nodiscard]] Result<UniqueFd> ReceivePtyMaster(Starting& starting);
 
 // Sends the command (spec, finalised) to the init and waits on the report pipe until it has

@@ -53,9 +53,11 @@ bool InForeground(int fd) {
 
 }  // namespace
 
+bool CommandGetsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
 TerminalPlan PlanTerminal(bool stdin_taken) {
   TerminalPlan p;
-  p.use_pty = ::isatty(STDOUT_FILENO) == 1;
+  p.use_pty = CommandGetsTerminal();
   if (!p.use_pty) return p;
   p.stderr_on_pty = ::isatty(STDERR_FILENO) == 1;
   bool stdin_tty = !stdin_taken && ::isatty(STDIN_FILENO) == 1;

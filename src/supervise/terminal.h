@@ -24,6 +24,10 @@ struct TerminalPlan {
   bool raw_mode = false;
 };
 
+// Whether the command gets a pty: the caller's stdout is a terminal (TerminalPlan::use_pty; known
+// before anything else is, so that a sandbox can make the pty in its own devpts).
+bool CommandGetsTerminal();
+
 // Decides from the caller's descriptors 0, 1, 2. `stdin_taken`: a credential is delivered on
 // stdin, so the caller's stdin is not relayed.
 TerminalPlan PlanTerminal(bool stdin_taken);

@@ -202,6 +202,17 @@ using Workspace = testing::TestWorkspace;
 
 bool Alive(pid_t pid) { return ::kill(pid, 0) == 0; }
 
+// A sandbox prepared with a read tree that is then removed, before the init clones it: the
+// init's mounts step fails (ENOENT).
+Result<PreparedSandbox> PreparedWithAVanishedTree(Workspace& w) {
+  fs::path tree = w.tmp / "tree";
+  fs::create_directories(tree);
+  w.config.read = {tree.string()};
+  auto prepared = w.Prepared();
+  fs::remove(tree);
+  return prepared;
+}
+
 TEST(SandboxStartTest, InitAbandonedBeforeItsCommandIsKilledAndReaped) {
   JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
   Workspace w;
@@ -263,13 +274,9 @@ TEST(SandboxStartTest, CommandSentLongAfterStartRunsInTheSandbox) {
 TEST(SandboxStartTest, SetupFailureDuringIssuanceIsReportedAtLaunch) {
   JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
   Workspace w;
-  fs::path tree = w.tmp / "tree";
-  fs::create_directories(tree);
-  w.config.read = {tree.string()};
-  auto prepared = w.Prepared();
-  ASSERT_TRUE(prepared) << prepared.error().message();
   // Gone between Prepare and the init's clone of it: the mounts step fails in the init.
-  fs::remove(tree);
+  auto prepared = PreparedWithAVanishedTree(w);
+  ASSERT_TRUE(prepared) << prepared.error().message();
   auto started = Start(*prepared);
   ASSERT_TRUE(started) << started.error().message();
   pid_t pid = started->pid();
@@ -297,7 +304,7 @@ TEST(SandboxStartTest, PtyMasterComesFromTheSandboxsDevptsOrTheInitsReport) {
     Workspace w;
     auto prepared = w.Prepared();
     ASSERT_TRUE(prepared) << prepared.error().message();
-    auto started = Start(*prepared);
+    auto started = Start(*prepared, /*terminal=*/true);
     ASSERT_TRUE(started) << started.error().message();
     auto master = ReceivePtyMaster(*started);
     ASSERT_TRUE(master) << master.error().message();
@@ -313,13 +320,9 @@ TEST(SandboxStartTest, PtyMasterComesFromTheSandboxsDevptsOrTheInitsReport) {
   }
   {
     Workspace w;
-    fs::path tree = w.tmp / "tree";
-    fs::create_directories(tree);
-    w.config.read = {tree.string()};
-    auto prepared = w.Prepared();
+    auto prepared = PreparedWithAVanishedTree(w);  // the init never builds /dev
     ASSERT_TRUE(prepared) << prepared.error().message();
-    fs::remove(tree);  // the init's mounts fail: it never builds /dev
-    auto started = Start(*prepared);
+    auto started = Start(*prepared, /*terminal=*/true);
     ASSERT_TRUE(started) << started.error().message();
     auto master = ReceivePtyMaster(*started);
     ASSERT_FALSE(master);
