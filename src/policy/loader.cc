@@ -1,19 +1,15 @@
-// Syntax stage of the policy loader: the only file that sees yaml-cpp. yaml-cpp throws, so
-// every call into it happens below WithYaml(), the one adapter that turns its exceptions into
-// diagnostics. Values are checked here when the check needs nothing but the value itself;
-// rules across keys and sections live in validate.cc.
+// Syntax stage of the policy loader: walks the YAML tree (policy/yaml.h; a YAML error becomes
+// one diagnostic) and reports unknown keys and wrong types. Values are checked here when the
+// check needs nothing but the value itself; rules across keys and sections live in validate.cc.
 #include "policy/internal.h"
 #include "policy/schema.h"
-
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
+#include "policy/yaml.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <utility>
 
 namespace jitsec::policy::internal {
@@ -32,13 +28,12 @@ struct KeyPath {
   KeyPath Index(size_t i) const { return {key + "[" + std::to_string(i) + "]", pattern + "[]"}; }
 };
 
-std::string Describe(const YAML::Node& n) {
-  switch (n.Type()) {
-    case YAML::NodeType::Map: return "a map";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a string";
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return "nothing";
+std::string Describe(const yaml::Node& n) {
+  switch (n.type) {
+    case yaml::NodeType::kMap: return "a map";
+    case yaml::NodeType::kSequence: return "a list";
+    case yaml::NodeType::kScalar: return "a string";
+    case yaml::NodeType::kNull: return "nothing";
   }
   return "nothing";
 }
@@ -59,7 +54,7 @@ class Parser {
  public:
   Parser(Diags& diags, PolicyDocument& doc) : diags_(diags), doc_(doc) {}
 
-  void Top(const YAML::Node& root) {
+  void Top(const yaml::Node& root) {
     SourcePos start{1, 1};
     if (root.IsNull()) {
       diags_.Add(start, "", "policy is empty (it needs \"version: 1\" and \"tasks\")");
@@ -73,7 +68,7 @@ class Parser {
     bool has_version = false;
     bool has_tasks = false;
     ForEachKey(root, KeyPath{}, start,
-               [&](const std::string& k, const KeyPath& p, SourcePos kpos, const YAML::Node& v,
+               [&](const std::string& k, const KeyPath& p, SourcePos kpos, const yaml::Node& v,
                    SourcePos vpos) {
                  if (k == "version") {
                    has_version = true;
@@ -97,26 +92,23 @@ class Parser {
 
  private:
   using EntryFn = std::function<void(const std::string& key, const KeyPath& path, SourcePos kpos,
-                                     const YAML::Node& value, SourcePos vpos)>;
+                                     const yaml::Node& value, SourcePos vpos)>;
 
-  static SourcePos PosOf(const YAML::Node& n, SourcePos fallback) {
-    YAML::Mark m = n.Mark();
-    if (m.is_null() || m.line < 0) return fallback;
+  static SourcePos PosOf(const yaml::Node& n, SourcePos fallback) {
+    const yaml::Mark& m = n.mark;
+    if (m.is_null()) return fallback;
     return SourcePos{m.line + 1, m.column + 1};
   }
 
   // Calls fn for each entry of a map. For a map of fixed keys (schema), unknown keys are
   // reported with a suggestion; for a map of names ("<path>.*"), every key is passed on.
-  // Duplicate keys are reported (yaml-cpp keeps both).
-  void ForEachKey(const YAML::Node& map, const KeyPath& path, SourcePos map_pos,
+  // Duplicate keys are reported (the tree keeps both).
+  void ForEachKey(const yaml::Node& map, const KeyPath& path, SourcePos map_pos,
                   const EntryFn& fn) {
     std::vector<std::string_view> allowed = AllowedKeys(path.pattern);
     bool named = FindSchemaKey(KeyPath::Join(path.pattern, "*")) != nullptr;
     std::set<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      // Copies: the iterator yields a temporary pair, references into it would dangle.
-      const YAML::Node knode = it->first;
-      const YAML::Node vnode = it->second;
+    for (const auto& [knode, vnode] : map.entries) {
       SourcePos kpos = PosOf(knode, map_pos);
       if (!knode.IsScalar()) {
         diags_.Add(kpos, path.key, "expected a key name, got " + Describe(knode),
@@ -155,20 +147,20 @@ class Parser {
   }
 
   // A map value; null counts as an empty map. False (and reported) for anything else.
-  bool IsMapOrNull(const YAML::Node& v, SourcePos vpos, const KeyPath& p) {
+  bool IsMapOrNull(const yaml::Node& v, SourcePos vpos, const KeyPath& p) {
     if (v.IsMap() || v.IsNull()) return true;
     diags_.Add(vpos, p.key, "expected a map, got " + Describe(v));
     return false;
   }
 
-  std::optional<std::string> String(const YAML::Node& v, SourcePos vpos, const KeyPath& p) {
+  std::optional<std::string> String(const yaml::Node& v, SourcePos vpos, const KeyPath& p) {
     if (v.IsScalar()) return v.Scalar();
     diags_.Add(vpos, p.key, "expected a string, got " + Describe(v));
     return std::nullopt;
   }
 
   // A string that must not be empty.
-  std::optional<std::string> NonEmpty(const YAML::Node& v, SourcePos vpos, const KeyPath& p) {
+  std::optional<std::string> NonEmpty(const yaml::Node& v, SourcePos vpos, const KeyPath& p) {
     auto s = String(v, vpos, p);
     if (s && s->empty()) {
       diags_.Add(vpos, p.key, "must not be empty");
@@ -177,7 +169,7 @@ class Parser {
     return s;
   }
 
-  std::optional<bool> Bool(const YAML::Node& v, SourcePos vpos, const KeyPath& p) {
+  std::optional<bool> Bool(const yaml::Node& v, SourcePos vpos, const KeyPath& p) {
     if (v.IsScalar() && v.Tag() != "!") {
       const std::string& s = v.Scalar();
       if (s == "true" || s == "True" || s == "TRUE") return true;
@@ -190,7 +182,7 @@ class Parser {
     return std::nullopt;
   }
 
-  std::optional<std::chrono::seconds> Duration(const YAML::Node& v, SourcePos vpos,
+  std::optional<std::chrono::seconds> Duration(const yaml::Node& v, SourcePos vpos,
                                                const KeyPath& p) {
     auto s = String(v, vpos, p);
     if (!s) return std::nullopt;
@@ -208,7 +200,7 @@ class Parser {
 
   // One value of a fixed set, given as `names`.
   template <class E>
-  std::optional<E> Enum(const YAML::Node& v, SourcePos vpos, const KeyPath& p,
+  std::optional<E> Enum(const yaml::Node& v, SourcePos vpos, const KeyPath& p,
                         std::initializer_list<std::pair<std::string_view, E>> names) {
     std::string expected;
     size_t i = 0;
@@ -230,7 +222,7 @@ class Parser {
 
   // A list of strings; `check` returns a problem text for a bad entry (nullopt when fine).
   std::optional<std::vector<std::string>> StringList(
-      const YAML::Node& v, SourcePos vpos, const KeyPath& p,
+      const yaml::Node& v, SourcePos vpos, const KeyPath& p,
       const std::function<std::optional<std::string>(const std::string&)>& check = {}) {
     if (!v.IsSequence()) {
       diags_.Add(vpos, p.key, "expected a list of strings, got " + Describe(v));
@@ -239,7 +231,7 @@ class Parser {
     std::vector<std::string> out;
     bool ok = true;
     for (size_t i = 0; i < v.size(); ++i) {
-      const YAML::Node item = v[i];
+      const yaml::Node& item = v[i];
       KeyPath ip = p.Index(i);
       SourcePos ipos = PosOf(item, vpos);
       doc_.pos[ip.key] = ipos;
@@ -262,7 +254,7 @@ class Parser {
     return out;
   }
 
-  std::optional<std::vector<std::string>> PathList(const YAML::Node& v, SourcePos vpos,
+  std::optional<std::vector<std::string>> PathList(const yaml::Node& v, SourcePos vpos,
                                                    const KeyPath& p) {
     return StringList(v, vpos, p, [](const std::string& s) { return PathProblem(s); });
   }
@@ -274,7 +266,7 @@ class Parser {
     return false;
   }
 
-  void Version(const YAML::Node& v, SourcePos vpos, const KeyPath& p) {
+  void Version(const yaml::Node& v, SourcePos vpos, const KeyPath& p) {
     if (v.IsScalar() && v.Tag() != "!" && v.Scalar() == "1") return;
     if (v.IsScalar()) {
       diags_.Add(
@@ -285,11 +277,11 @@ class Parser {
     }
   }
 
-  void Settings(const YAML::Node& v, SourcePos vpos, const KeyPath& path) {
+  void Settings(const yaml::Node& v, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     policy::Settings& s = doc_.policy.settings;
     ForEachKey(v, path, vpos,
-               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
                    SourcePos pos) {
                  if (k == "store" || k == "state") {
                    auto str = String(val, pos, p);
@@ -303,7 +295,7 @@ class Parser {
                    if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
                    ForEachKey(val, p, pos,
                               [&](const std::string& ak, const KeyPath& ap, SourcePos,
-                                  const YAML::Node& aval, SourcePos apos) {
+                                  const yaml::Node& aval, SourcePos apos) {
                                 if (ak == "path") {
                                   auto str = String(aval, apos, ap);
                                   if (!str) return;
@@ -320,17 +312,17 @@ class Parser {
                });
   }
 
-  void Providers(const YAML::Node& v, SourcePos vpos, const KeyPath& path) {
+  void Providers(const yaml::Node& v, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     ForEachKey(v, path, vpos,
-               [&](const std::string& name, const KeyPath& p, SourcePos kpos, const YAML::Node& val,
+               [&](const std::string& name, const KeyPath& p, SourcePos kpos, const yaml::Node& val,
                    SourcePos pos) {
                  if (!CheckName(name, kpos, p, "provider")) return;
                  Provider(name, p, kpos, val, pos);
                });
   }
 
-  void Provider(const std::string& name, const KeyPath& path, SourcePos kpos, const YAML::Node& v,
+  void Provider(const std::string& name, const KeyPath& path, SourcePos kpos, const yaml::Node& v,
                 SourcePos vpos) {
     if (!IsMapOrNull(v, vpos, path)) return;
     ProviderConfig cfg;
@@ -342,7 +334,7 @@ class Parser {
     if (v.IsMap()) {
       ForEachKey(
           v, path, vpos,
-          [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+          [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
               SourcePos pos) {
             if (k == "type") {
               type_given = true;
@@ -479,10 +471,10 @@ class Parser {
     return std::nullopt;
   }
 
-  void Environments(const YAML::Node& v, SourcePos vpos, const KeyPath& path) {
+  void Environments(const yaml::Node& v, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     ForEachKey(v, path, vpos,
-               [&](const std::string& name, const KeyPath& p, SourcePos kpos, const YAML::Node& val,
+               [&](const std::string& name, const KeyPath& p, SourcePos kpos, const yaml::Node& val,
                    SourcePos pos) {
                  if (!CheckName(name, kpos, p, "environment")) return;
                  if (!IsMapOrNull(val, pos, p)) return;
@@ -492,7 +484,7 @@ class Parser {
                  if (val.IsMap()) {
                    ForEachKey(val, p, pos,
                               [&](const std::string& k, const KeyPath& ep, SourcePos,
-                                  const YAML::Node& ev, SourcePos epos) {
+                                  const yaml::Node& ev, SourcePos epos) {
                                 if (k == "approval") {
                                   if (auto a = Enum<Approval>(
                                           ev, epos, ep,
@@ -508,14 +500,14 @@ class Parser {
                });
   }
 
-  void When(const YAML::Node& v, SourcePos vpos, const KeyPath& path, WhenClause& when) {
+  void When(const yaml::Node& v, SourcePos vpos, const KeyPath& path, WhenClause& when) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     auto non_empty = [](const std::string& s) -> std::optional<std::string> {
       if (s.empty()) return std::string("empty pattern");
       return std::nullopt;
     };
     ForEachKey(v, path, vpos,
-               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
                    SourcePos pos) {
                  if (k == "ci") {
                    when.ci = Bool(val, pos, p);
@@ -529,14 +521,14 @@ class Parser {
                });
   }
 
-  void Tasks(const YAML::Node& v, SourcePos kpos, SourcePos vpos, const KeyPath& path) {
+  void Tasks(const yaml::Node& v, SourcePos kpos, SourcePos vpos, const KeyPath& path) {
     if (!IsMapOrNull(v, vpos, path)) return;
     if (v.IsNull() || v.size() == 0) {
       diags_.Add(v.IsNull() ? kpos : vpos, path.key, "at least one task is required");
       return;
     }
     ForEachKey(v, path, vpos,
-               [&](const std::string& name, const KeyPath& p, SourcePos tpos, const YAML::Node& val,
+               [&](const std::string& name, const KeyPath& p, SourcePos tpos, const yaml::Node& val,
                    SourcePos pos) {
                  Task task;
                  task.name = name;
@@ -547,9 +539,9 @@ class Parser {
                });
   }
 
-  void TaskBody(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Task& task) {
+  void TaskBody(const yaml::Node& v, SourcePos vpos, const KeyPath& path, Task& task) {
     ForEachKey(v, path, vpos,
-               [&](const std::string& k, const KeyPath& p, SourcePos kpos, const YAML::Node& val,
+               [&](const std::string& k, const KeyPath& p, SourcePos kpos, const yaml::Node& val,
                    SourcePos pos) {
                  if (k == "description") {
                    if (auto s = String(val, pos, p)) task.description = *s;
@@ -581,7 +573,7 @@ class Parser {
                    if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
                    ForEachKey(val, p, pos,
                               [&](const std::string& name, const KeyPath& cp, SourcePos cpos,
-                                  const YAML::Node& cv, SourcePos cvpos) {
+                                  const yaml::Node& cv, SourcePos cvpos) {
                                 Credential cred;
                                 cred.name = name;
                                 cred.pos = cpos;
@@ -601,11 +593,11 @@ class Parser {
                });
   }
 
-  void Env(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Task& task) {
+  void Env(const yaml::Node& v, SourcePos vpos, const KeyPath& path, Task& task) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     ForEachKey(
         v, path, vpos,
-        [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+        [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
             SourcePos pos) {
           if (k == "pass") {
             auto list =
@@ -619,7 +611,7 @@ class Parser {
             ForEachKey(
                 val, p, pos,
                 [&](const std::string& name, const KeyPath& sp, SourcePos spos,
-                    const YAML::Node& sv, SourcePos svpos) {
+                    const yaml::Node& sv, SourcePos svpos) {
                   if (!IsEnvVarName(name)) {
                     diags_.Add(spos, sp.key,
                                "invalid variable name " + Quote(name) + " (" + kEnvVarRule + ")");
@@ -635,13 +627,13 @@ class Parser {
         });
   }
 
-  void CredentialBody(const YAML::Node& v, SourcePos kpos, SourcePos vpos, const KeyPath& path,
+  void CredentialBody(const yaml::Node& v, SourcePos kpos, SourcePos vpos, const KeyPath& path,
                       Credential& cred) {
     bool has_provider = false;
     bool has_deliver = false;
     if (v.IsMap()) {
       ForEachKey(v, path, vpos,
-                 [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                 [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
                      SourcePos pos) {
                    if (k == "provider") {
                      has_provider = true;
@@ -688,7 +680,7 @@ class Parser {
     if (!has_deliver) diags_.Add(kpos, path.key, "missing required key \"deliver\"");
   }
 
-  void Deliveries(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Credential& cred) {
+  void Deliveries(const yaml::Node& v, SourcePos vpos, const KeyPath& path, Credential& cred) {
     if (!v.IsSequence()) {
       diags_.Add(vpos, path.key, "expected a list of deliveries, got " + Describe(v));
       return;
@@ -698,7 +690,7 @@ class Parser {
       return;
     }
     for (size_t i = 0; i < v.size(); ++i) {
-      const YAML::Node item = v[i];
+      const yaml::Node& item = v[i];
       KeyPath ip = path.Index(i);
       SourcePos ipos = PosOf(item, vpos);
       doc_.pos[ip.key] = ipos;
@@ -709,7 +701,7 @@ class Parser {
     }
   }
 
-  void DeliveryEntry(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Delivery& d) {
+  void DeliveryEntry(const yaml::Node& v, SourcePos vpos, const KeyPath& path, Delivery& d) {
     if (!v.IsMap()) {
       diags_.Add(vpos, path.key,
                  "expected a map with one of \"file\", \"stdin\" or \"env\", got " + Describe(v));
@@ -717,7 +709,7 @@ class Parser {
     }
     std::vector<std::string> kinds;
     ForEachKey(v, path, vpos,
-               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
                    SourcePos pos) {
                  kinds.push_back(k);
                  if (kinds.size() > 1) return;
@@ -735,14 +727,14 @@ class Parser {
     }
   }
 
-  void DeliveryBody(const YAML::Node& v, SourcePos vpos, const KeyPath& path, Delivery& d) {
+  void DeliveryBody(const yaml::Node& v, SourcePos vpos, const KeyPath& path, Delivery& d) {
     if (!IsMapOrNull(v, vpos, path)) return;
     bool has_template = false;
     bool has_field = false;
     bool format_ok = true;
     if (v.IsMap()) {
       ForEachKey(v, path, vpos,
-                 [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+                 [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
                      SourcePos pos) {
                    if (k == "env" || k == "name") {
                      auto s = NonEmpty(val, pos, p);
@@ -827,10 +819,10 @@ class Parser {
     return std::nullopt;
   }
 
-  void Sandbox(const YAML::Node& v, SourcePos vpos, const KeyPath& path, SandboxConfig& sb) {
+  void Sandbox(const yaml::Node& v, SourcePos vpos, const KeyPath& path, SandboxConfig& sb) {
     if (!IsMapOrNull(v, vpos, path) || v.IsNull()) return;
     ForEachKey(v, path, vpos,
-               [&](const std::string& k, const KeyPath& p, SourcePos, const YAML::Node& val,
+               [&](const std::string& k, const KeyPath& p, SourcePos, const yaml::Node& val,
                    SourcePos pos) {
                  if (k == "enabled") {
                    if (auto b = Bool(val, pos, p)) {
@@ -849,7 +841,7 @@ class Parser {
                    if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
                    ForEachKey(val, p, pos,
                               [&](const std::string& fk, const KeyPath& fp, SourcePos,
-                                  const YAML::Node& fv, SourcePos fpos) {
+                                  const yaml::Node& fv, SourcePos fpos) {
                                 auto l = PathList(fv, fpos, fp);
                                 if (!l) return;
                                 if (fk == "read") sb.read = std::move(*l);
@@ -864,90 +856,18 @@ class Parser {
   PolicyDocument& doc_;
 };
 
-// Whether the screening pass of WithYaml is needed. An alias is '*' where a node starts: at
-// the start of the text or after white space, a flow indicator (",[]{}"), ':' or '?' ('*'
-// inside a scalar, as in the globs "release/*" or "LC_*", is text). A second document needs
-// a marker ("---", "...") or a directive ('%') at the start of a line, or a byte order mark
-// (YAML allows one before any document; any at all counts here). Text with none of these
-// (comments and quoted strings included) holds neither and is scanned once instead of twice:
-// yaml-cpp's scanner is most of the time of a policy load.
-bool MayHoldAliasOrSecondDocument(std::string_view text) {
-  if (text.find("\xEF\xBB\xBF") != std::string_view::npos) return true;
-  constexpr std::string_view kBeforeNode = " \t\r\n,[]{}:?";
-  for (size_t at = 0; at < text.size(); ++at) {
-    const char prev = at == 0 ? '\n' : text[at - 1];
-    if (text[at] == '*' && kBeforeNode.find(prev) != std::string_view::npos) return true;
-    if (prev != '\n' && prev != '\r') continue;
-    const std::string_view rest = text.substr(at);
-    if (rest.starts_with("---") || rest.starts_with("...") || rest.starts_with('%')) return true;
-  }
-  return false;
-}
-
-// The one adapter between yaml-cpp's exceptions and jitsec's diagnostics: every yaml-cpp call
-// of this module runs inside it.
-void WithYaml(std::string_view text, Diags& diags,
-              const std::function<void(const YAML::Node&)>& fn) {
-  auto pos_of = [](const YAML::Mark& m) {
-    if (m.is_null() || m.line < 0) return SourcePos{1, 1};
-    return SourcePos{m.line + 1, m.column + 1};
-  };
-  try {
-    // A first pass over the events: aliases let a small file expand into a huge tree (and
-    // make one value appear under several keys), and a second document would be ignored by
-    // YAML::Load. Both are refused.
-    class Screen final : public YAML::EventHandler {
-     public:
-      std::optional<YAML::Mark> alias;
-      std::optional<YAML::Mark> second_doc;
-      int docs = 0;
-      void OnDocumentStart(const YAML::Mark& mark) override {
-        if (++docs == 2) second_doc = mark;
-      }
-      void OnDocumentEnd() override {}
-      void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-      void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
-        if (!alias) alias = mark;
-      }
-      void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                    const std::string&) override {}
-      void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                           YAML::EmitterStyle::value) override {}
-      void OnSequenceEnd() override {}
-      void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                      YAML::EmitterStyle::value) override {}
-      void OnMapEnd() override {}
-    } screen;
-    if (MayHoldAliasOrSecondDocument(text)) {
-      std::istringstream in{std::string(text)};
-      YAML::Parser parser(in);
-      while (parser.HandleNextDocument(screen)) {
-        if (screen.alias || screen.second_doc) break;
-      }
-    }
-    if (screen.alias) {
-      diags.Add(pos_of(*screen.alias), "",
-                "aliases (*name) are not supported in a policy (write the value out)");
-      return;
-    }
-    if (screen.second_doc) {
-      diags.Add(pos_of(*screen.second_doc), "",
-                "a policy is a single YAML document (found a second one)");
-      return;
-    }
-    YAML::Node root = YAML::Load(std::string(text));
-    fn(root);
-  } catch (const YAML::ParserException& e) {
-    diags.Add(pos_of(e.mark), "", "invalid YAML: " + e.msg, DiagnosticKind::kSyntax);
-  } catch (const YAML::Exception& e) {
-    diags.Add(pos_of(e.mark), "", "cannot read YAML: " + e.msg, DiagnosticKind::kSyntax);
-  }
-}
-
 }  // namespace
 
 void ParseYaml(std::string_view text, Diags& diags, PolicyDocument& doc) {
-  WithYaml(text, diags, [&](const YAML::Node& root) { Parser(diags, doc).Top(root); });
+  yaml::Document read = yaml::Read(text);
+  if (read.error) {
+    const yaml::Mark& m = read.error->mark;
+    diags.Add(m.is_null() ? SourcePos{1, 1} : SourcePos{m.line + 1, m.column + 1}, "",
+              read.error->message,
+              read.error->syntax ? DiagnosticKind::kSyntax : DiagnosticKind::kInvalid);
+    return;
+  }
+  Parser(diags, doc).Top(read.root);
 }
 
 }  // namespace jitsec::policy::internal

@@ -1,0 +1,292 @@
+// The policy's YAML reader (src/policy/yaml.h). ReadSubset is held to yaml-cpp: whenever it
+// returns a tree, yaml-cpp must read the same text without error into the same tree (types,
+// values, tags, marks); it must take the example and test policies (or the speed-up is gone);
+// and on thousands of mutations of them it may decline but never differ.
+#include "policy/yaml.h"
+
+#include "support/support.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace jitsec::policy::yaml {
+namespace {
+
+namespace fs = std::filesystem;
+using ::jitsec::testing::ReadTextFile;
+
+std::string Show(const Mark& m) { return std::to_string(m.line) + ":" + std::to_string(m.column); }
+
+// The first difference between two trees ("" when equal). An empty value's mark is left
+// unknown by ReadSubset (yaml.h); every other mark must match.
+std::string Diff(const Node& subset, const Node& ref, const std::string& path) {
+  auto at = [&](std::string what) { return (path.empty() ? "<root>" : path) + ": " + what; };
+  if (subset.type != ref.type) {
+    return at("type " + std::to_string(static_cast<int>(subset.type)) + " vs " +
+              std::to_string(static_cast<int>(ref.type)));
+  }
+  if (!(subset.IsNull() && subset.mark.is_null()) && subset.mark != ref.mark) {
+    return at("mark " + Show(subset.mark) + " vs " + Show(ref.mark));
+  }
+  if (subset.tag != ref.tag) return at("tag '" + subset.tag + "' vs '" + ref.tag + "'");
+  if (subset.scalar != ref.scalar) {
+    return at("scalar '" + subset.scalar + "' vs '" + ref.scalar + "'");
+  }
+  if (subset.items.size() != ref.items.size()) return at("list size");
+  if (subset.entries.size() != ref.entries.size()) return at("map size");
+  for (size_t i = 0; i < subset.items.size(); ++i) {
+    std::string d = Diff(subset.items[i], ref.items[i], path + "[" + std::to_string(i) + "]");
+    if (!d.empty()) return d;
+  }
+  for (size_t i = 0; i < subset.entries.size(); ++i) {
+    const std::string p = path + "{" + ref.entries[i].first.scalar + "}";
+    std::string d = Diff(subset.entries[i].first, ref.entries[i].first, p + "<key>");
+    if (d.empty()) d = Diff(subset.entries[i].second, ref.entries[i].second, p);
+    if (!d.empty()) return d;
+  }
+  return "";
+}
+
+// "" when ReadSubset declines or agrees with yaml-cpp; else what differs.
+std::string Disagreement(const std::string& text, bool* taken = nullptr) {
+  std::optional<Node> subset = ReadSubset(text);
+  if (taken != nullptr) *taken = subset.has_value();
+  if (!subset) return "";
+  Document ref = ReadWithYamlCpp(text);
+  if (ref.error) return "yaml-cpp refuses it: " + ref.error->message;
+  return Diff(*subset, ref.root, "");
+}
+
+std::vector<fs::path> PolicyFiles() {
+  std::vector<fs::path> out;
+  for (const fs::path& dir : {fs::path(JITSEC_SOURCE_DIR) / "policies",
+                              fs::path(JITSEC_TEST_DATA_DIR) / "policies" / "valid",
+                              fs::path(JITSEC_TEST_DATA_DIR) / "policies" / "invalid"}) {
+    for (const auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() == ".yaml") out.push_back(e.path());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(PolicyYamlTest, TheSubsetReaderTakesTheExampleAndValidPoliciesAsYamlCppReadsThem) {
+  size_t examples = 0;
+  for (const fs::path& f : PolicyFiles()) {
+    SCOPED_TRACE(f.string());
+    const std::string text = ReadTextFile(f);
+    bool taken = false;
+    EXPECT_EQ(Disagreement(text, &taken), "");
+    if (f.parent_path().filename() != "invalid") {
+      EXPECT_TRUE(taken) << "outside the subset: read by yaml-cpp, slowly";
+      ++examples;
+    }
+  }
+  EXPECT_GE(examples, 10u);
+}
+
+// Deterministic mutations of every policy file: characters that matter to YAML inserted,
+// deleted and replaced at pseudo-random places, lines duplicated, re-indented and joined.
+TEST(PolicyYamlTest, OnMutatedPoliciesTheSubsetReaderDeclinesOrAgreesWithYamlCpp) {
+  static constexpr std::string_view kChars = " \n:-#'\"[]{},?&*!|>%@`~\\x0";
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&state](uint64_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return bound == 0 ? 0 : state % bound;
+  };
+  size_t tried = 0;
+  size_t taken_count = 0;
+  for (const fs::path& f : PolicyFiles()) {
+    const std::string original = ReadTextFile(f);
+    if (original.empty()) continue;
+    for (int round = 0; round < 150; ++round) {
+      std::string text = original;
+      const int edits = 1 + static_cast<int>(next(3));
+      for (int e = 0; e < edits; ++e) {
+        const size_t at = next(text.size());
+        const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1) == std::string::npos
+                                      ? 0
+                                      : text.rfind('\n', at == 0 ? 0 : at - 1) + 1;
+        size_t line_end = text.find('\n', at);
+        if (line_end == std::string::npos) line_end = text.size();
+        switch (next(7)) {
+          case 0: text.insert(at, 1, kChars[next(kChars.size())]); break;
+          case 1: text.erase(at, 1); break;
+          case 2: text[at] = kChars[next(kChars.size())]; break;
+          case 3:  // duplicate the line
+            text.insert(line_start, text.substr(line_start, line_end - line_start) + "\n");
+            break;
+          case 4: text.insert(line_start, std::string(1 + next(2), ' ')); break;
+          case 5:
+            if (text[line_start] == ' ') text.erase(line_start, 1);
+            break;
+          case 6:  // join with the next line
+            if (line_end < text.size()) text.erase(line_end, 1);
+            break;
+        }
+      }
+      bool taken = false;
+      const std::string d = Disagreement(text, &taken);
+      ++tried;
+      if (taken) ++taken_count;
+      if (!d.empty()) {
+        ADD_FAILURE() << f.filename().string() << " mutated: " << d << "\n--- text ---\n" << text;
+        return;
+      }
+    }
+  }
+  // The oracle must have been exercised: most single edits keep a policy in the subset.
+  EXPECT_GT(taken_count, tried / 4) << taken_count << " of " << tried;
+}
+
+TEST(PolicyYamlTest, TheSubsetReaderBuildsTheTreeOfEachFormItTakes) {
+  const char* const kTaken[] = {
+      "a: 1\n",
+      "a: 1",
+      "# c\n\na: b   # c\nc:\n",
+      "a: ~\nb: null\nc: NULL\nd: Null\ne: ''\nf: \"\"\n",
+      "a:\n  b:\n    c: x y  z\n  d: 2\n",
+      "a:\n  - x\n  - 'y''s'\n  - \"z #1\"\nb: 1\n",
+      "a:\n- x\n- y\nb: 1\n",
+      "a:\n  - b: 1\n    c: 2\n  -   d: 3\n  - e:\n      f: g\n",
+      "a:\n  - b:\n    - x\n    c: 1\n",
+      "a: [x, 'y', \"z\", [1, 2], {k: v}]\n",
+      "a: {b: [main, \"release/*\"], c: x y}\n",
+      "a: []\nb: {}\nc: [ ]\n",
+      "\"a b\": 1\n'c': 2\n",
+      "a: -x\nb: x-\nc: a:b\nd: a#b\ne: x?\nf: \"a: b\"\n",
+      "a: LC_*\nb: release/*\nc: 'x'   # c\n",
+      "a:\n  -\n    b: 1\n  - ~\n",
+      "a: 1\n\n   \n# end\n",
+      "~: 1\n",
+      "a: \"x\\ty\\n\\\"q\\\" \\\\ \\0\"\n",
+      "a: |\n  line 1\n\n    # not a comment\n  line 3  \n\n# a comment\nb: 1\n",
+      "a: |-\n  x\n  y\nb: 1\n",
+      "a:\n  - |\n    x\n  - b: |\n      y\n    c: 1\n",
+      "a: | # c\n  x\n",
+  };
+  for (const char* text : kTaken) {
+    SCOPED_TRACE(text);
+    bool taken = false;
+    EXPECT_EQ(Disagreement(text, &taken), "");
+    EXPECT_TRUE(taken);
+  }
+}
+
+TEST(PolicyYamlTest, TheSubsetReaderDeclinesWhatItDoesNotRead) {
+  const char* const kDeclined[] = {
+      "",
+      "# only a comment\n",
+      "- a\n",
+      "plain\n",
+      "a: &x 1\nb: *x\n",
+      "a: !!str 1\n",
+      "a: |+\n  text\n",
+      "a: |2\n  text\n",
+      "a: |\n\n  text\n",
+      "a: |\n  text",
+      "a: |\n  x\n y\n",
+      "a: >\n  text\n",
+      "a: \"x\\u00e9y\"\n",
+      "a: \"x\\\n  y\"\n",
+      "a: 'x\n  y'\n",
+      "a: x\n  y\n",
+      "a: [x,\n  y]\n",
+      "a: [x, ]\n",
+      "a:\tb\n",
+      "a: b\r\n",
+      "\xEF\xBB\xBF"
+      "a: 1\n",
+      "a: \xC3\xA9\n",
+      "---\na: 1\n",
+      "a: 1\n...\n",
+      "%YAML 1.2\n---\na: 1\n",
+      "? a\n: 1\n",
+      "a:\n  -\n",
+      "a: [~]\n",
+      "a: [x:y]\n",
+      "a: {x}\n",
+      "a: b: c\n",
+      "a : 1\n",
+      "a:b\n",
+      "a: 1\n b: 2\n",
+      "a:\n    b: 1\n  c: 2\n",
+      " a: 1\n",
+      "a: - x\n",
+      "a: @x\n",
+      "a: `x`\n",
+      "a: 'x'y\n",
+      "a: \"x\"#c\n",
+  };
+  for (const char* text : kDeclined) {
+    SCOPED_TRACE(text);
+    EXPECT_FALSE(ReadSubset(text).has_value());
+  }
+}
+
+TEST(PolicyYamlTest, TheSubsetReaderDeclinesNestingDeeperThanAnyPolicy) {
+  auto flow = [](int depth) {
+    return "a: " + std::string(depth, '[') + "x" + std::string(depth, ']') + "\n";
+  };
+  auto block = [](int depth) {
+    std::string text;
+    for (int i = 0; i < depth; ++i) text += std::string(i, ' ') + "k:\n";
+    return text + std::string(depth, ' ') + "k: v\n";
+  };
+  bool taken = false;
+  EXPECT_EQ(Disagreement(flow(40), &taken), "");
+  EXPECT_TRUE(taken);
+  EXPECT_EQ(Disagreement(block(40), &taken), "");
+  EXPECT_TRUE(taken);
+  EXPECT_FALSE(ReadSubset(flow(100000)).has_value());
+  EXPECT_FALSE(ReadSubset(block(5000)).has_value());
+}
+
+TEST(PolicyYamlTest, ReadReportsYamlErrorsAliasesAndSecondDocumentsWithTheirPlace) {
+  Document d = Read("a: [x\n");
+  ASSERT_TRUE(d.error);
+  EXPECT_TRUE(d.error->syntax);
+  EXPECT_TRUE(d.error->message.starts_with("invalid YAML: ")) << d.error->message;
+
+  d = Read("a: &x 1\nb: *x\n");
+  ASSERT_TRUE(d.error);
+  EXPECT_FALSE(d.error->syntax);
+  EXPECT_EQ(d.error->message,
+            "aliases (*name) are not supported in a policy (write the value out)");
+  EXPECT_EQ(d.error->mark, (Mark{1, 3}));
+
+  d = Read("a: 1\n---\nb: &x 1\nc: *x\n");
+  ASSERT_TRUE(d.error);
+  EXPECT_NE(d.error->message.find("alias"), std::string::npos) << d.error->message;
+
+  d = Read("a: 1\n---\nb: 2\n");
+  ASSERT_TRUE(d.error);
+  EXPECT_EQ(d.error->message, "a policy is a single YAML document (found a second one)");
+  EXPECT_EQ(d.error->mark.line, 1);
+
+  d = Read("# nothing\n");
+  EXPECT_FALSE(d.error);
+  EXPECT_TRUE(d.root.IsNull());
+
+  // Taken by either reader, the same tree.
+  d = Read("a:\n  - b: 1\n");
+  ASSERT_FALSE(d.error);
+  ASSERT_TRUE(d.root.IsMap());
+  ASSERT_EQ(d.root.size(), 1u);
+  const Node& list = d.root.entries[0].second;
+  ASSERT_TRUE(list.IsSequence());
+  EXPECT_EQ(list.mark, (Mark{1, 2}));
+  ASSERT_TRUE(list[0].IsMap());
+  EXPECT_EQ(list[0].entries[0].second.Scalar(), "1");
+  EXPECT_EQ(list[0].entries[0].second.Tag(), "?");
+}
+
+}  // namespace
+}  // namespace jitsec::policy::yaml
