@@ -15,6 +15,12 @@
 #if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#define JITSEC_HAVE_SYS_PLATFORM_X86 1
+#else
+#define JITSEC_HAVE_SYS_PLATFORM_X86 0
+#endif
 #endif
 
 #include <algorithm>
@@ -93,11 +99,16 @@ inline Probe ProbeVector(uint64_t v, unsigned word_bits) {
 }
 
 #if defined(__x86_64__)
-// AVX2 in the CPU and its 256-bit state enabled by the kernel (XCR0 bits 1 and 2). Asked on
-// first use, with CPUID directly: __builtin_cpu_supports would link libgcc's CPU probe, a
-// constructor that runs CPUID a dozen times at every start of every jitsec command (each a
-// trap to the hypervisor on a VM), for a loop only `run` with masking uses.
+// AVX2 in the CPU and its 256-bit state enabled by the kernel (XCR0 bits 1 and 2), as glibc's
+// dynamic loader found them at start-up (CPU_FEATURE_ACTIVE, glibc >= 2.33: "active" includes
+// the kernel's XCR0). Asking CPUID again would cost a trap to the hypervisor per instruction
+// on a VM (~6 us each here; the three leaves this needs were 25 us of every `run`), and
+// __builtin_cpu_supports would link libgcc's CPU probe, a constructor running CPUID at every
+// start of every jitsec command.
 bool CpuHasAvx2() {
+#if JITSEC_HAVE_SYS_PLATFORM_X86
+  return CPU_FEATURE_ACTIVE(AVX2);
+#else
   static const bool has = [] {
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
@@ -111,6 +122,7 @@ bool CpuHasAvx2() {
     return (b & bit_AVX2) != 0;
   }();
   return has;
+#endif
 }
 
 // The skip loop on AVX2, four samples (at i, i + S, i + 2S, i + 3S) per step with the kVector
