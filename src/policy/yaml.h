@@ -10,8 +10,8 @@
 //    sees yaml-cpp), which gives every YAML syntax error its message and position.
 //
 // Read() tries the first and falls back to the second. Tests hold ReadSubset to yaml-cpp: on
-// the example and test policies and on thousands of mutations of them, every tree it returns is
-// the one yaml-cpp builds (tests/unit/policy/yaml_test.cc).
+// the example and test policies, on thousands of mutations of them and on generated documents,
+// every tree it returns is the one yaml-cpp builds (tests/unit/policy/yaml_test.cc).
 // Parent side only.
 #pragma once
 

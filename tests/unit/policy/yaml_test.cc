@@ -90,60 +90,237 @@ TEST(PolicyYamlTest, TheSubsetReaderTakesTheExampleAndValidPoliciesAsYamlCppRead
   EXPECT_GE(examples, 10u);
 }
 
-// Deterministic mutations of every policy file: characters that matter to YAML inserted,
-// deleted and replaced at pseudo-random places, lines duplicated, re-indented and joined.
-TEST(PolicyYamlTest, OnMutatedPoliciesTheSubsetReaderDeclinesOrAgreesWithYamlCpp) {
-  static constexpr std::string_view kChars = " \n:-#'\"[]{},?&*!|>%@`~\\x0";
-  uint64_t state = 0x9E3779B97F4A7C15ull;
-  auto next = [&state](uint64_t bound) {
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    return bound == 0 ? 0 : state % bound;
-  };
-  size_t tried = 0;
-  size_t taken_count = 0;
-  for (const fs::path& f : PolicyFiles()) {
-    const std::string original = ReadTextFile(f);
-    if (original.empty()) continue;
-    for (int round = 0; round < 150; ++round) {
-      std::string text = original;
-      const int edits = 1 + static_cast<int>(next(3));
-      for (int e = 0; e < edits; ++e) {
-        const size_t at = next(text.size());
-        const size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1) == std::string::npos
-                                      ? 0
-                                      : text.rfind('\n', at == 0 ? 0 : at - 1) + 1;
-        size_t line_end = text.find('\n', at);
-        if (line_end == std::string::npos) line_end = text.size();
-        switch (next(7)) {
-          case 0: text.insert(at, 1, kChars[next(kChars.size())]); break;
-          case 1: text.erase(at, 1); break;
-          case 2: text[at] = kChars[next(kChars.size())]; break;
-          case 3:  // duplicate the line
-            text.insert(line_start, text.substr(line_start, line_end - line_start) + "\n");
-            break;
-          case 4: text.insert(line_start, std::string(1 + next(2), ' ')); break;
-          case 5:
-            if (text[line_start] == ' ') text.erase(line_start, 1);
-            break;
-          case 6:  // join with the next line
-            if (line_end < text.size()) text.erase(line_end, 1);
-            break;
-        }
+// A fixed-seed generator (xorshift64), so that a failure can be reproduced.
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : state_(seed) {}
+  uint64_t operator()(uint64_t bound) {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 7;
+    state_ ^= state_ << 17;
+    return bound == 0 ? 0 : state_ % bound;
+  }
+  bool OneIn(uint64_t n) { return (*this)(n) == 0; }
+
+ private:
+  uint64_t state_;
+};
+
+// One to three edits at pseudo-random places: a character that matters to YAML (or any
+// printable one) inserted, deleted or replaced; a line duplicated, deleted, re-indented, joined
+// with the next one or swapped with it; "- ", ": " or " #" inserted.
+std::string Mutate(std::string text, Rng& rng) {
+  static constexpr std::string_view kChars = " \n:-#'\"[]{},?&*!|>%@`~\\x0\t";
+  const int edits = 1 + static_cast<int>(rng(3));
+  for (int e = 0; e < edits && !text.empty(); ++e) {
+    const size_t at = rng(text.size());
+    const size_t nl = at == 0 ? std::string::npos : text.rfind('\n', at - 1);
+    const size_t line_start = nl == std::string::npos ? 0 : nl + 1;
+    size_t line_end = text.find('\n', at);
+    if (line_end == std::string::npos) line_end = text.size();
+    const std::string line = text.substr(line_start, line_end - line_start);
+    switch (rng(11)) {
+      case 0: text.insert(at, 1, kChars[rng(kChars.size())]); break;
+      case 1: text.erase(at, 1); break;
+      case 2: text[at] = kChars[rng(kChars.size())]; break;
+      case 3: text[at] = static_cast<char>(' ' + rng(95)); break;
+      case 4: text.insert(line_start, line + "\n"); break;
+      case 5: text.erase(line_start, std::min(line.size() + 1, text.size() - line_start)); break;
+      case 6: text.insert(line_start, std::string(1 + rng(2), ' ')); break;
+      case 7:
+        if (text[line_start] == ' ') text.erase(line_start, 1);
+        break;
+      case 8:  // join with the next line
+        if (line_end < text.size()) text.erase(line_end, 1);
+        break;
+      case 9: {  // swap with the next line
+        if (line_end >= text.size()) break;
+        size_t next_end = text.find('\n', line_end + 1);
+        if (next_end == std::string::npos) next_end = text.size();
+        const std::string next = text.substr(line_end + 1, next_end - line_end - 1);
+        text.replace(line_start, next_end - line_start, next + "\n" + line);
+        break;
       }
-      bool taken = false;
-      const std::string d = Disagreement(text, &taken);
-      ++tried;
-      if (taken) ++taken_count;
-      if (!d.empty()) {
-        ADD_FAILURE() << f.filename().string() << " mutated: " << d << "\n--- text ---\n" << text;
-        return;
+      case 10: {
+        static constexpr std::string_view kPieces[] = {"- ", ": ", " #", "'", "\"", "|", "[", "{"};
+        text.insert(at, kPieces[rng(std::size(kPieces))]);
+        break;
       }
     }
   }
+  return text;
+}
+
+// Mutated texts through Disagreement; fails on the first that differs. Returns how many of
+// them the subset reader took.
+size_t CheckMutations(const std::string& original, const std::string& name, int rounds, Rng& rng,
+                      size_t& tried) {
+  size_t taken_count = 0;
+  for (int round = 0; round < rounds; ++round) {
+    const std::string text = Mutate(original, rng);
+    bool taken = false;
+    const std::string d = Disagreement(text, &taken);
+    ++tried;
+    if (taken) ++taken_count;
+    if (!d.empty()) {
+      ADD_FAILURE() << name << " mutated: " << d << "\n--- text ---\n" << text;
+      break;
+    }
+  }
+  return taken_count;
+}
+
+TEST(PolicyYamlTest, OnMutatedPoliciesTheSubsetReaderDeclinesOrAgreesWithYamlCpp) {
+  Rng rng(0x9E3779B97F4A7C15ull);
+  size_t tried = 0;
+  size_t taken = 0;
+  for (const fs::path& f : PolicyFiles()) {
+    const std::string original = ReadTextFile(f);
+    if (original.empty()) continue;
+    taken += CheckMutations(original, f.filename().string(), 150, rng, tried);
+    if (::testing::Test::HasFailure()) return;
+  }
   // The oracle must have been exercised: most single edits keep a policy in the subset.
-  EXPECT_GT(taken_count, tried / 4) << taken_count << " of " << tried;
+  EXPECT_GT(taken, tried / 4) << taken << " of " << tried;
+}
+
+// Random documents built from the forms the subset reader takes and their neighbours: block
+// maps and lists (lists at their key's indentation too, maps on an item's line), flow
+// collections, scalars plain, quoted and literal, with characters that end or start tokens,
+// comments and blank lines, at indentations of one to four spaces; each read as generated
+// and with mutations.
+class DocumentGenerator {
+ public:
+  explicit DocumentGenerator(Rng& rng) : rng_(rng) {}
+
+  std::string Document() {
+    out_.clear();
+    BlockMap(0, 1 + rng_(5), 0);
+    return out_;
+  }
+
+ private:
+  Rng& rng_;
+  std::string out_;
+
+  std::string Scalar(bool flow) {
+    static constexpr std::string_view kPlain[] = {
+        "a",         "name", "x y", "a-b", "-x",   "x-", "a:b",  "a#b",  "x?",
+        "release/*", "LC_*", "1",   "1.5", "true", "~",  "null", "NULL", "a.b",
+        "a b  c",    "-1",   "x!",  "x&y", "x*",   "=x", "a'b",  "a\"b", "https://h/p"};
+    static constexpr std::string_view kTricky[] = {
+        "?x",   ":x",   "Null", "~x",       "%x", "a,b",  "@x", "`x`",  "a]",  "a}",  "a[b", "a: b",
+        "x #c", "a\\b", "x\ty", "\xC3\xA9", "x:", "&a x", "*a", "!t x", "- x", "? x", "|",   ">"};
+    static constexpr std::string_view kQuoted[] = {
+        "''",         "'x'",      "'it''s'",       "'a: b'",      "'#x'",
+        "'a\"b'",     "\"\"",     "\"x\"",         "\"a: b\"",    "\"x\\ty\"",
+        "\"q\\\"q\"", "\"\\\\\"", "\"\\n\\0\\e\"", "\"\\u00e9\"", "\"\\x41\"",
+        "\"\\/\"",    "\"a\\\"",  "' x '",         "\"'\"",       "'\\'"};
+    if (rng_.OneIn(4)) return std::string(kQuoted[rng_(std::size(kQuoted))]);
+    if (rng_.OneIn(12)) return std::string(kTricky[rng_(std::size(kTricky))]);
+    std::string s(kPlain[rng_(std::size(kPlain))]);
+    if (flow && s.find_first_of(",[]{}") != std::string::npos && !rng_.OneIn(4)) s = "f";
+    return s;
+  }
+
+  std::string Flow(int depth) {
+    const bool map = rng_.OneIn(2);
+    std::string s = map ? "{" : "[";
+    const uint64_t n = rng_(4);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (i > 0) s += rng_.OneIn(8) ? "," : ", ";
+      if (map) s += Scalar(true) + (rng_.OneIn(10) ? ":" : ": ");
+      s += depth < 3 && rng_.OneIn(4) ? Flow(depth + 1) : Scalar(true);
+    }
+    if (rng_.OneIn(20)) s += ",";
+    return s + (map ? "}" : "]");
+  }
+
+  void Comment() {
+    if (rng_.OneIn(4)) out_ += rng_.OneIn(2) ? "  # note" : " #";
+  }
+
+  void Blank() {
+    if (rng_.OneIn(6)) out_ += rng_.OneIn(2) ? "\n" : "# comment\n";
+  }
+
+  // A value after "key:" or "- " at the given indentation; the line is open.
+  void Value(int indent, int depth, bool item) {
+    const uint64_t kind = depth > 4 ? rng_(3) : rng_(7);
+    if (kind == 0) {
+      out_ += " " + Scalar(false);
+      Comment();
+      out_ += "\n";
+    } else if (kind == 1) {
+      out_ += " " + Flow(0);
+      Comment();
+      out_ += "\n";
+    } else if (kind == 2) {
+      out_ += rng_.OneIn(3) ? " |-" : " |";
+      Comment();
+      out_ += "\n";
+      const int in = indent + 1 + static_cast<int>(rng_(3));
+      for (uint64_t i = 0, n = 1 + rng_(3); i < n; ++i) {
+        if (rng_.OneIn(5)) out_ += std::string(rng_(in + 2), ' ') + "\n";
+        out_ += std::string(in + (rng_.OneIn(5) ? 2 : 0), ' ') + Scalar(false) + "\n";
+      }
+    } else if (kind == 3) {
+      Comment();
+      out_ += "\n";  // empty: null, unless an item (which the reader declines)
+    } else {
+      Comment();
+      out_ += "\n";
+      Blank();
+      const int step = 1 + static_cast<int>(rng_(4));
+      const int in = !item && rng_.OneIn(4) ? indent : indent + step;  // a list at its key's
+      if (in == indent || rng_.OneIn(2)) {
+        BlockSeq(in, 1 + rng_(3), depth + 1);
+      } else {
+        BlockMap(in, 1 + rng_(3), depth + 1);
+      }
+    }
+  }
+
+  void BlockMap(int indent, uint64_t n, int depth, bool first_inline = false) {
+    for (uint64_t i = 0; i < n; ++i) {
+      if (!(first_inline && i == 0)) out_ += std::string(indent, ' ');
+      out_ += Scalar(false) + ":";
+      Value(indent, depth, false);
+      Blank();
+    }
+  }
+
+  void BlockSeq(int indent, uint64_t n, int depth) {
+    for (uint64_t i = 0; i < n; ++i) {
+      out_ += std::string(indent, ' ') + "-";
+      if (depth < 5 && rng_.OneIn(3)) {  // a map on the item's line
+        const int gap = 1 + static_cast<int>(rng_(3));
+        out_ += std::string(gap, ' ');
+        BlockMap(indent + 1 + gap, 1 + rng_(2), depth + 1, true);
+      } else {
+        Value(indent, depth, true);
+      }
+      Blank();
+    }
+  }
+};
+
+TEST(PolicyYamlTest, OnGeneratedDocumentsTheSubsetReaderDeclinesOrAgreesWithYamlCpp) {
+  Rng rng(0xD1B54A32D192ED03ull);
+  DocumentGenerator gen(rng);
+  size_t tried = 0;
+  size_t taken = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const std::string text = gen.Document();
+    bool took = false;
+    const std::string d = Disagreement(text, &took);
+    ++tried;
+    if (took) ++taken;
+    ASSERT_EQ(d, "") << "--- text ---\n" << text;
+    taken += CheckMutations(text, "generated document " + std::to_string(i), 2, rng, tried);
+    if (::testing::Test::HasFailure()) return;
+  }
+  EXPECT_GT(taken, tried / 10) << taken << " of " << tried;
 }
 
 TEST(PolicyYamlTest, TheSubsetReaderBuildsTheTreeOfEachFormItTakes) {
