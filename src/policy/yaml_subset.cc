@@ -50,6 +50,10 @@ char Unescape(char c) {
   }
 }
 
+// yaml-cpp refuses a key longer than 1024 characters ("illegal map value"); longer ones than
+// this are left to it.
+constexpr size_t kMaxKeyLength = 1000;
+
 bool IsNullPlain(std::string_view s) {
   return s == "~" || s == "null" || s == "Null" || s == "NULL";
 }
@@ -243,10 +247,11 @@ class SubsetReader {
     }
     for (;;) {
       Node item;
+      const size_t item_start = i;
       if (!FlowNode(line, i, end, item)) return false;
       if (is_map) {
         if (!item.IsScalar() || i >= end || text_[i] != ':' || i + 1 >= end ||
-            text_[i + 1] != ' ') {
+            text_[i + 1] != ' ' || i - item_start > kMaxKeyLength) {
           return false;
         }
         i = SkipSpaces(i + 2, end);
@@ -270,6 +275,7 @@ class SubsetReader {
   // A map key at `at`: a one-line scalar followed by ':' and a space or the end of the line.
   // `at` moves past the ':'.
   bool Key(size_t line, size_t& at, size_t end, Node& out) const {
+    const size_t start = at;
     const char c = text_[at];
     if (c == '"' || c == '\'') {
       if (!Quoted(line, at, end, out)) return false;
@@ -278,6 +284,7 @@ class SubsetReader {
     }
     if (at >= end || text_[at] != ':' || text_[at - 1] == ' ') return false;
     if (at + 1 < end && text_[at + 1] != ' ') return false;
+    if (at - start > kMaxKeyLength) return false;
     ++at;
     return true;
   }

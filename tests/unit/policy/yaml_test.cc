@@ -426,6 +426,21 @@ TEST(PolicyYamlTest, TheSubsetReaderDeclinesNestingDeeperThanAnyPolicy) {
   EXPECT_FALSE(ReadSubset(block(5000)).has_value());
 }
 
+TEST(PolicyYamlTest, TheSubsetReaderLeavesKeysYamlCppFindsTooLongToIt) {
+  for (const size_t n : {1000u, 1024u, 1025u, 5000u}) {
+    SCOPED_TRACE(n);
+    const std::string plain(n, 'k');
+    const std::string quoted = "\"" + std::string(n - 2, 'k') + "\"";
+    for (const std::string& text :
+         {plain + ": v\n", quoted + ": v\n", "a: {" + plain + ": v}\n", "- " + plain + ": v\n"}) {
+      EXPECT_EQ(Disagreement(text), "");
+    }
+  }
+  EXPECT_TRUE(ReadSubset(std::string(1000, 'k') + ": v\n").has_value());
+  EXPECT_FALSE(ReadSubset(std::string(1025, 'k') + ": v\n").has_value());
+  EXPECT_TRUE(Read(std::string(1025, 'k') + ": v\n").error.has_value());
+}
+
 TEST(PolicyYamlTest, ReadReportsYamlErrorsAliasesAndSecondDocumentsWithTheirPlace) {
   Document d = Read("a: [x\n");
   ASSERT_TRUE(d.error);
