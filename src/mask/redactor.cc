@@ -13,7 +13,6 @@
 #include <string.h>  // explicit_bzero
 
 #if defined(__x86_64__)
-#include <cpuid.h>
 #include <immintrin.h>
 #if __has_include(<sys/platform/x86.h>)
 #include <sys/platform/x86.h>
@@ -101,27 +100,15 @@ inline Probe ProbeVector(uint64_t v, unsigned word_bits) {
 #if defined(__x86_64__)
 // AVX2 in the CPU and its 256-bit state enabled by the kernel (XCR0 bits 1 and 2), as glibc's
 // dynamic loader found them at start-up (CPU_FEATURE_ACTIVE, glibc >= 2.33: "active" includes
-// the kernel's XCR0). Asking CPUID again would cost a trap to the hypervisor per instruction
-// on a VM (~6 us each here; the three leaves this needs were 25 us of every `run`), and
-// __builtin_cpu_supports would link libgcc's CPU probe, a constructor running CPUID at every
-// start of every jitsec command.
+// the kernel's XCR0; without it, the scalar loop). Asking CPUID again would cost a trap to the
+// hypervisor per instruction on a VM (~6 us each here; the three leaves this needs were 25 us
+// of every `run`), and __builtin_cpu_supports would link libgcc's CPU probe, a constructor
+// running CPUID at every start of every jitsec command.
 bool CpuHasAvx2() {
 #if JITSEC_HAVE_SYS_PLATFORM_X86
   return CPU_FEATURE_ACTIVE(AVX2);
 #else
-  static const bool has = [] {
-    unsigned a = 0, b = 0, c = 0, d = 0;
-    if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
-    const bool osxsave = (c & bit_OSXSAVE) != 0;
-    const bool avx = (c & bit_AVX) != 0;
-    if (!osxsave || !avx) return false;
-    unsigned xcr0_lo = 0, xcr0_hi = 0;
-    __asm__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
-    if ((xcr0_lo & 0x6) != 0x6) return false;  // XMM and YMM state
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
-    return (b & bit_AVX2) != 0;
-  }();
-  return has;
+  return false;
 #endif
 }
 

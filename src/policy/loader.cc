@@ -50,6 +50,10 @@ std::optional<std::string> PathProblem(std::string_view p) {
   return std::nullopt;
 }
 
+SourcePos PosOf(const yaml::Mark& m, SourcePos fallback) {
+  return m.is_null() ? fallback : SourcePos{m.line + 1, m.column + 1};
+}
+
 class Parser {
  public:
   Parser(Diags& diags, PolicyDocument& doc) : diags_(diags), doc_(doc) {}
@@ -95,9 +99,7 @@ class Parser {
                                      const yaml::Node& value, SourcePos vpos)>;
 
   static SourcePos PosOf(const yaml::Node& n, SourcePos fallback) {
-    const yaml::Mark& m = n.mark;
-    if (m.is_null()) return fallback;
-    return SourcePos{m.line + 1, m.column + 1};
+    return internal::PosOf(n.mark, fallback);
   }
 
   // Calls fn for each entry of a map. For a map of fixed keys (schema), unknown keys are
@@ -861,9 +863,7 @@ class Parser {
 void ParseYaml(std::string_view text, Diags& diags, PolicyDocument& doc) {
   yaml::Document read = yaml::Read(text);
   if (read.error) {
-    const yaml::Mark& m = read.error->mark;
-    diags.Add(m.is_null() ? SourcePos{1, 1} : SourcePos{m.line + 1, m.column + 1}, "",
-              read.error->message,
+    diags.Add(PosOf(read.error->mark, SourcePos{1, 1}), "", read.error->message,
               read.error->syntax ? DiagnosticKind::kSyntax : DiagnosticKind::kInvalid);
     return;
   }

@@ -1,7 +1,7 @@
 // The policy's YAML through yaml-cpp: the only file of jitsec that sees yaml-cpp. yaml-cpp
 // throws, so every call into it happens in ReadWithYamlCpp, which turns its exceptions into a
 // ReadError. Its event API builds jitsec's own tree directly (no YAML::Node in between) and
-// screens for aliases and a second document in the same pass.
+// notes aliases and the start of a second document on the way.
 #include "policy/yaml.h"
 
 #include <yaml-cpp/eventhandler.h>
@@ -20,9 +20,10 @@ Mark MarkOf(const YAML::Mark& m) {
 class TreeBuilder final : public YAML::EventHandler {
  public:
   Node root;
-  std::optional<Mark> alias;
+  std::optional<Mark> start;  // of the document
+  std::optional<Mark> alias;  // the first
 
-  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentStart(const YAML::Mark& mark) override { start = MarkOf(mark); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& mark, YAML::anchor_t) override {
     Node n;
@@ -89,28 +90,8 @@ class TreeBuilder final : public YAML::EventHandler {
   }
 };
 
-// Events of a later document: only an alias in it matters (reported before the document).
-class Screen final : public YAML::EventHandler {
- public:
-  std::optional<Mark> start;
-  std::optional<Mark> alias;
-  void OnDocumentStart(const YAML::Mark& mark) override {
-    if (!start) start = MarkOf(mark);
-  }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override {
-    if (!alias) alias = MarkOf(mark);
-  }
-  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                const std::string&) override {}
-  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {}
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {}
-  void OnMapEnd() override {}
-};
+constexpr char kAliasMessage[] =
+    "aliases (*name) are not supported in a policy (write the value out)";
 
 }  // namespace
 
@@ -122,21 +103,16 @@ Document ReadWithYamlCpp(std::string_view text) {
     TreeBuilder tree;
     if (parser.HandleNextDocument(tree)) {
       if (tree.alias) {
-        doc.error =
-            ReadError{*tree.alias,
-                      "aliases (*name) are not supported in a policy (write the value out)", false};
+        doc.error = ReadError{*tree.alias, kAliasMessage, false};
         return doc;
       }
-      Screen rest;
+      TreeBuilder rest;  // a second document: an alias in it is reported first
       if (parser.HandleNextDocument(rest)) {
-        if (rest.alias) {
-          doc.error = ReadError{
-              *rest.alias, "aliases (*name) are not supported in a policy (write the value out)",
-              false};
-        } else {
-          doc.error = ReadError{rest.start.value_or(Mark{}),
-                                "a policy is a single YAML document (found a second one)", false};
-        }
+        doc.error =
+            rest.alias
+                ? ReadError{*rest.alias, kAliasMessage, false}
+                : ReadError{rest.start.value_or(Mark{}),
+                            "a policy is a single YAML document (found a second one)", false};
         return doc;
       }
     }

@@ -135,9 +135,30 @@ class SubsetReader {
     return Mark{static_cast<int>(line), static_cast<int>(at - lines_[line].begin)};
   }
 
+  // An empty node of `type` at offset `at` of line `line`.
+  Node Start(NodeType type, size_t line, size_t at, const char* tag) const {
+    Node n;
+    n.type = type;
+    n.mark = MarkAt(line, at);
+    n.tag = tag;
+    return n;
+  }
+
+  size_t SkipSpaces(size_t at, size_t end) const {
+    while (at < end && text_[at] == ' ') ++at;
+    return at;
+  }
+
+  // After a value ending on the line before next_: the next line with content is not indented
+  // deeper than `column` (it would continue the value, or be an error).
+  bool NextIsNotDeeper(int column) const {
+    const size_t next = NextContent(next_);
+    return next == lines_.size() || lines_[next].indent <= column;
+  }
+
   // Only spaces, or a space and a comment, from `at` to `end`.
   bool RestIsEmpty(size_t at, size_t end) const {
-    while (at < end && text_[at] == ' ') ++at;
+    at = SkipSpaces(at, end);
     if (at == end) return true;
     return text_[at] == '#' && text_[at - 1] == ' ';
   }
@@ -150,10 +171,7 @@ class SubsetReader {
   // A quoted scalar starting at `at` (a quote); `at` moves past the closing quote.
   bool Quoted(size_t line, size_t& at, size_t end, Node& out) const {
     const char q = text_[at];
-    out = Node{};
-    out.type = NodeType::kScalar;
-    out.mark = MarkAt(line, at);
-    out.tag = "!";
+    out = Start(NodeType::kScalar, line, at, "!");
     size_t i = at + 1;
     for (;;) {
       if (i >= end) return false;  // continues on the next line
@@ -204,20 +222,14 @@ class SubsetReader {
     while (last > at && text_[last - 1] == ' ') --last;
     if (last == at) return false;
     std::string_view s = text_.substr(at, last - at);
-    out = Node{};
-    out.mark = MarkAt(line, at);
-    if (!IsNullPlain(s)) {
-      out.type = NodeType::kScalar;
-      out.tag = "?";
+    if (IsNullPlain(s)) {
+      out = Start(NodeType::kNull, line, at, "");
+    } else {
+      out = Start(NodeType::kScalar, line, at, "?");
       out.scalar = std::string(s);
     }
     at = i;
     return true;
-  }
-
-  size_t SkipSpaces(size_t at, size_t end) const {
-    while (at < end && text_[at] == ' ') ++at;
-    return at;
   }
 
   // A node inside a flow collection: a scalar or a nested collection.
@@ -236,10 +248,7 @@ class SubsetReader {
     if (nesting.too_deep()) return false;
     const bool is_map = text_[at] == '{';
     const char close = is_map ? '}' : ']';
-    out = Node{};
-    out.type = is_map ? NodeType::kMap : NodeType::kSequence;
-    out.mark = MarkAt(line, at);
-    out.tag = "?";
+    out = Start(is_map ? NodeType::kMap : NodeType::kSequence, line, at, "?");
     size_t i = SkipSpaces(at + 1, end);
     if (i < end && text_[i] == close) {
       at = i + 1;
@@ -300,10 +309,7 @@ class SubsetReader {
   bool BlockMap(size_t line, size_t at, Node& out) {
     Nesting nesting(depth_);
     if (nesting.too_deep()) return false;
-    out = Node{};
-    out.type = NodeType::kMap;
-    out.mark = MarkAt(line, at);
-    out.tag = "?";
+    out = Start(NodeType::kMap, line, at, "?");
     const int column = static_cast<int>(at - lines_[line].begin);
     for (;;) {
       const size_t end = lines_[line].end;
@@ -324,10 +330,7 @@ class SubsetReader {
   bool BlockSeq(size_t line, int column, Node& out) {
     Nesting nesting(depth_);
     if (nesting.too_deep()) return false;
-    out = Node{};
-    out.type = NodeType::kSequence;
-    out.mark = MarkAt(line, lines_[line].begin + column);
-    out.tag = "?";
+    out = Start(NodeType::kSequence, line, lines_[line].begin + column, "?");
     for (;;) {
       const size_t at = lines_[line].begin + column;
       if (!IsItemDash(at, lines_[line].end)) return false;
@@ -348,10 +351,7 @@ class SubsetReader {
   // indentation, and one that runs to the end of a text without a final newline.
   bool Literal(size_t line, size_t at, int column, Node& out) {
     const size_t end = lines_[line].end;
-    out = Node{};
-    out.type = NodeType::kScalar;
-    out.mark = MarkAt(line, at);
-    out.tag = "!";
+    out = Start(NodeType::kScalar, line, at, "!");
     size_t i = at + 1;
     const bool strip = i < end && text_[i] == '-';
     if (strip) ++i;
@@ -363,8 +363,7 @@ class SubsetReader {
     if (indent <= column) return false;
     size_t last = first;     // the last line with text
     size_t blank_lines = 0;  // blank lines since then
-    size_t l = first;
-    for (; l < lines_.size(); ++l) {
+    for (size_t l = first; l < lines_.size(); ++l) {
       const Line& ln = lines_[l];
       if (ln.blank) {
         if (static_cast<int>(ln.end - ln.begin) > indent) return false;
@@ -381,8 +380,7 @@ class SubsetReader {
     if (lines_[last].end == text_.size()) return false;  // no final newline
     if (strip) out.scalar.pop_back();
     next_ = last + 1;
-    const size_t next = NextContent(next_);
-    return next == lines_.size() || lines_[next].indent <= column;
+    return NextIsNotDeeper(column);
   }
 
   // The value of a map entry or a list item, from `at` on line `line` (after "key:" or "-").
@@ -410,7 +408,6 @@ class SubsetReader {
       next_ = line + 1;
       return true;
     }
-    if (at > lines_[line].begin && text_[at - 1] != ' ') return false;  // "key:value" is no key
     if (KeyStartsAt(line, at, end)) {
       if (!item) return false;  // "a: b: c"
       return BlockMap(line, at, out);
@@ -427,9 +424,7 @@ class SubsetReader {
     }
     if (!ok || !RestIsEmpty(at, end)) return false;
     next_ = line + 1;
-    // A more indented line after a one-line value would continue it (or be an error).
-    const size_t next = NextContent(next_);
-    return next == lines_.size() || lines_[next].indent <= column;
+    return NextIsNotDeeper(column);
   }
 };
 
