@@ -34,38 +34,8 @@ work=$(mktemp -d /tmp/jitsec-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 chmod 700 "$work"
 cc -O2 -o "$work/spawn_timer" "$root/bench/startup/spawn_timer.c"
-export HOME=$work/home XDG_CONFIG_HOME=$work/home/.config XDG_DATA_HOME=$work/home/.local/share \
-       XDG_STATE_HOME=$work/home/.local/state
-mkdir -p "$XDG_CONFIG_HOME/jitsec" "$XDG_DATA_HOME" "$XDG_STATE_HOME" "$work/ws"
-policy=$XDG_CONFIG_HOME/jitsec/policy.yaml
-cat > "$policy" <<'YAML'
-version: 1
-tasks:
-  bench:
-    description: start-up benchmark (full default sandbox, one file delivery)
-    credentials:
-      TOKEN:
-        provider: store
-        secret: bench-token
-        deliver:
-          - file: {env: TOKEN_FILE}
-  # Diagnostic only (performance.md: within 2x of bare): the same without the sandbox.
-  bench-nosandbox:
-    description: start-up benchmark without the sandbox
-    sandbox: {enabled: false}
-    credentials:
-      TOKEN:
-        provider: store
-        secret: bench-token
-        deliver:
-          - file: {env: TOKEN_FILE}
-YAML
-chmod 600 "$policy"
-printf 'bench-token-value-%s' "$RANDOM" | "$jitsec" --policy "$policy" secret set bench-token
-cd "$work/ws"
-# An agent's workspace is a repository: the default `protect` entries (.git/hooks, .git/config)
-# exist, as they do in real use.
-git init -q .
+. "$root/bench/startup/workspace.sh"
+bench_workspace "$jitsec" "$work"
 # Warms the kernel probe cache and checks that the run works (spawn_timer discards output).
 "$jitsec" --policy "$policy" run --task bench -- /bin/true
 
