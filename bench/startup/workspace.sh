@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by bench/startup/run.sh and bench/startup/hot-text.sh: the benchmark's workspace.
 # bench_workspace JITSEC WORK: points HOME and the XDG directories into WORK, writes the bench
 # policy (task `bench`: the full default sandbox and one store credential delivered as a file;
@@ -34,6 +35,6 @@ tasks:
 YAML
   chmod 600 "$policy"
   printf 'bench-token-value-%s' "$RANDOM" | "$jitsec" --policy "$policy" secret set bench-token
-  cd "$work/ws"
+  cd "$work/ws" || return 1
   git init -q .
 }
