@@ -15,6 +15,7 @@
 
 #include "audit/audit_key.h"
 #include "base/crypto.h"
+#include "base/detached_sync.h"
 #include "base/encoding.h"
 #include "base/fs.h"
 #include "base/unique_fd.h"
@@ -125,7 +126,7 @@ std::string Dump(const J& j) {
   return j.dump(-1, ' ', false, J::error_handler_t::replace);
 }
 
-// Holds flock(LOCK_EX) on a descriptor for its lifetime.
+// Holds flock (LOCK_EX unless told otherwise) on a descriptor for its lifetime.
 class ScopedFlock {
  public:
   explicit ScopedFlock(int fd) : fd_(fd) {}
@@ -141,6 +142,9 @@ class ScopedFlock {
     locked_ = true;
     return Ok();
   }
+  // Leaves the lock held: another process's descriptor of the same open file description will
+  // release it (when it closes the last one).
+  void Keep() { locked_ = false; }
 
  private:
   int fd_;
@@ -241,7 +245,8 @@ std::filesystem::path HeadPath(const std::filesystem::path& log_path) {
 
 // The head file names the last record (seq and MAC) so that a log cut short is detected. It is
 // rewritten in place, without fsync, under the log's lock: at the first record of a log, at
-// Sync (after the log's fdatasync) and at close. After a crash it may lag behind the log (by
+// Sync (after the log's fdatasync, under the same lock; with SyncDetached, by the helper that
+// does the fdatasync, while the lock stays held) and at close. After a crash it may lag behind the log (by
 // the records of the runs in progress), never ahead. Every head is kHeadBytes long (JSON padded
 // with spaces), so a rewrite never leaves the tail of a longer one behind; an in-place pwrite
 // instead of a new file and a rename spares the file system an inode per run.
@@ -265,8 +270,8 @@ Result<UniqueFd> OpenHead(const std::filesystem::path& log_path, bool create) {
   return fd;
 }
 
-Status WriteHead(int head_fd, const std::filesystem::path& log_path, const SecretBytes& key,
-                 uint64_t seq, const std::string& mac) {
+// The head's kHeadBytes for the record (seq, mac).
+Result<std::string> FormatHead(const SecretBytes& key, uint64_t seq, const std::string& mac) {
   OrderedJson head;
   head["seq"] = seq;
   head["mac"] = mac;
@@ -278,12 +283,15 @@ Status WriteHead(int head_fd, const std::filesystem::path& log_path, const Secre
   if (text.size() >= kHeadBytes) return Fail(ErrorCode::kInternal, "audit head record too long");
   text.resize(kHeadBytes - 1, ' ');
   text.push_back('\n');
-  const std::filesystem::path path = HeadPath(log_path);
+  return text;
+}
+
+Status WriteHeadBytes(int head_fd, const std::filesystem::path& log_path, const std::string& text) {
   size_t done = 0;
   while (done < text.size()) {
     ssize_t n = ::pwrite(head_fd, text.data() + done, text.size() - done, off_t(done));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return FailErrno(ErrorCode::kIo, "cannot write " + Quote(path));
+    if (n <= 0) return FailErrno(ErrorCode::kIo, "cannot write " + Quote(HeadPath(log_path)));
     done += size_t(n);
   }
   return Ok();
@@ -298,20 +306,57 @@ struct AuditLog::Impl {
   SecretBytes fingerprint_key;
   bool created = false;     // this Open created the file: Sync makes its directory entry durable
   bool head_stale = false;  // records appended since the head was last written
+  bool detached = false;    // SyncDetached handed the rest to a helper: nothing more to do
   UniqueFd head;  // none yet: the first Append creates and writes it at once (a log that has
                   // records but no head would read as cut short after a crash)
 
-  // Points the head at the log's current last record (whoever appended it), under the lock,
-  // so that the head only ever moves forward even with concurrent writers.
-  Status FlushHead() {
-    if (!head_stale) return Ok();
-    ScopedFlock lock(fd.get());
-    JITSEC_TRY(lock.Lock(path));
+  Status Usable() const {
+    if (detached) return Fail(ErrorCode::kInternal, "audit log used after SyncDetached");
+    return Ok();
+  }
+
+  // The head's bytes for the log's current last record (whoever appended it), the head file
+  // opened (created) if need be. Under the log's exclusive lock, so that the head only ever
+  // moves forward even with concurrent writers.
+  Result<std::string> HeadForTail() {
     JITSEC_ASSIGN_OR_RETURN(Tail tail, ReadTail(fd.get(), path));
     if (!head) {
       JITSEC_ASSIGN_OR_RETURN(head, OpenHead(path, /*create=*/true));
     }
-    JITSEC_TRY(WriteHead(head.get(), path, key, tail.seq, tail.mac));
+    return FormatHead(key, tail.seq, tail.mac);
+  }
+
+  // The log's directory when its entry still needs a sync (this Open created the log), else an
+  // invalid descriptor.
+  Result<UniqueFd> DirToSync() const {
+    if (!created) return UniqueFd();
+    std::filesystem::path dir = path.parent_path();
+    if (dir.empty()) dir = ".";
+    UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dfd) return FailErrno(ErrorCode::kIo, "cannot open directory " + Quote(dir));
+    return dfd;
+  }
+
+  // The sync, done here: fdatasync of the log, then the head, then the directory. Under the
+  // log's exclusive lock, so that the head never names a record the sync did not cover.
+  Status SyncLocked(const std::string& head_text, const UniqueFd& dir) {
+    if (::fdatasync(fd.get()) != 0) return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(path));
+    JITSEC_TRY(WriteHeadBytes(head.get(), path, head_text));
+    head_stale = false;
+    if (dir && ::fsync(dir.get()) != 0) {
+      return FailErrno(ErrorCode::kIo, "fsync directory " + Quote(path.parent_path()));
+    }
+    created = false;
+    return Ok();
+  }
+
+  // Points the head at the log's last record, without a sync (at close).
+  Status FlushHead() {
+    if (!head_stale || detached) return Ok();
+    ScopedFlock lock(fd.get());
+    JITSEC_TRY(lock.Lock(path));
+    JITSEC_ASSIGN_OR_RETURN(std::string text, HeadForTail());
+    JITSEC_TRY(WriteHeadBytes(head.get(), path, text));
     head_stale = false;
     return Ok();
   }
@@ -354,6 +399,7 @@ Status AuditLog::Append(nlohmann::json record) {
 
 Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
   if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
+  JITSEC_TRY(impl_->Usable());
   if (records.empty()) return Ok();
   for (const auto& record : records) {
     if (!record.is_object() || !record.contains("event") || !record["event"].is_string()) {
@@ -402,30 +448,45 @@ Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
   impl_->head_stale = true;
   if (!impl_->head) {
     JITSEC_ASSIGN_OR_RETURN(impl_->head, OpenHead(impl_->path, /*create=*/true));
-    JITSEC_TRY(WriteHead(impl_->head.get(), impl_->path, impl_->key, tail.seq, mac));
+    JITSEC_ASSIGN_OR_RETURN(std::string head_text, FormatHead(impl_->key, tail.seq, mac));
+    JITSEC_TRY(WriteHeadBytes(impl_->head.get(), impl_->path, head_text));
     impl_->head_stale = false;
   }
   return Ok();
 }
 
+// The head is rewritten without a sync of its own: after a crash it may lag behind the log,
+// which verify accepts, never be ahead of it. The directory is synced once, when the log was
+// created, so that the log and its first head are not lost.
 Status AuditLog::Sync() {
   if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
-  if (::fdatasync(impl_->fd.get()) != 0) {
-    return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(impl_->path));
+  JITSEC_TRY(impl_->Usable());
+  ScopedFlock lock(impl_->fd.get());
+  JITSEC_TRY(lock.Lock(impl_->path));
+  JITSEC_ASSIGN_OR_RETURN(std::string head_text, impl_->HeadForTail());
+  JITSEC_ASSIGN_OR_RETURN(UniqueFd dir, impl_->DirToSync());
+  return impl_->SyncLocked(head_text, dir);
+}
+
+Status AuditLog::SyncDetached() {
+  if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
+  JITSEC_TRY(impl_->Usable());
+  ScopedFlock lock(impl_->fd.get());
+  JITSEC_TRY(lock.Lock(impl_->path));
+  JITSEC_ASSIGN_OR_RETURN(std::string head_text, impl_->HeadForTail());
+  JITSEC_ASSIGN_OR_RETURN(UniqueFd dir, impl_->DirToSync());
+  DetachedSync sync;
+  sync.data_fd = impl_->fd.get();
+  sync.write_fd = impl_->head.get();
+  sync.bytes = head_text;
+  sync.dir_fd = dir ? dir.get() : -1;
+  if (StartDetachedSync(sync) > 0) {
+    // The helper's copy of the log's open file description keeps the lock until it exits.
+    lock.Keep();
+    impl_->detached = true;
+    return Ok();
   }
-  JITSEC_TRY(impl_->FlushHead());
-  // The head is rewritten without a sync of its own: after a crash it may lag behind
-  // the log, which verify accepts. The directory is synced once, when the log was created, so
-  // that the log and its first head are not lost.
-  if (!impl_->created) return Ok();
-  impl_->created = false;
-  std::filesystem::path dir = impl_->path.parent_path();
-  if (dir.empty()) dir = ".";
-  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!dfd || ::fsync(dfd.get()) != 0) {
-    return FailErrno(ErrorCode::kIo, "fsync directory " + Quote(dir));
-  }
-  return Ok();
+  return impl_->SyncLocked(head_text, dir);
 }
 
 std::string AuditLog::Fingerprint(const SecretBytes& value) const {

@@ -42,9 +42,16 @@ class AuditLog {
   // same time; nothing is written if any of them is invalid.
   [[nodiscard]] Status AppendAll(std::vector<nlohmann::json> records);
   // fdatasync of the log, then the head file is pointed at the log's last record (also done
-  // when the log is closed); the directory is synced only when this Open created the log.
-  // Call at run end.
+  // when the log is closed); the directory is synced only when this Open created the log. All
+  // under the log's exclusive lock. Call at run end.
   [[nodiscard]] Status Sync();
+  // Sync for a process that exits next (`jitsec run`): the records are written already and the
+  // head is computed now, under the log's exclusive lock; the wait for the disk, and the head
+  // write after it, are left to a helper that outlives this process by that wait
+  // (base/detached_sync.h) and holds the lock until it is done, so that readers and writers,
+  // which take the lock, never see the log's state in between. Falls back to Sync when no
+  // helper can be started. The last use of the log: Append fails afterwards.
+  [[nodiscard]] Status SyncDetached();
 
   // "hmac-sha256:" + first 32 hex digits of HMAC-SHA256(audit key, value).
   std::string Fingerprint(const SecretBytes& value) const;

@@ -331,7 +331,7 @@ int Main(int argc, char** argv) {
       std::printf("%s", ex->text.c_str());
       return ex->allowed ? 0 : kExitFailure;
     }
-    ro.reap_sandbox_init = false;  // jitsec exits right after: the kernel finishes the init's exit
+    ro.caller_exits_next = true;  // jitsec exits right after (RunOptions says what that spares)
     auto status = run::Run(ro, env);
     if (!status) return Report(status.error());
     return *status;

@@ -583,11 +583,15 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     }
   }
   (void)journal.MaybeCompact();  // a rewrite (and its syncs) only once the file has grown
-  (void)audit_log.Sync();
+  // The records are written; a CLI that exits next leaves the wait for the disk to a helper
+  // (RunOptions::caller_exits_next).
+  if (auto synced = o.caller_exits_next ? audit_log.SyncDetached() : audit_log.Sync(); !synced) {
+    log::Warn("{}", synced.error().message());
+  }
   // A sandbox init reports the command's exit before its own teardown, which overlaps the
   // revocation and audit above; it is reaped only now (nothing of the namespace is alive), or
-  // not at all by a CLI that exits next (RunOptions::reap_sandbox_init).
-  if (o.reap_sandbox_init || !task.sandbox.enabled) supervise::ReapLaunched(*launched);
+  // not at all by a CLI that exits next.
+  if (!o.caller_exits_next || !task.sandbox.enabled) supervise::ReapLaunched(*launched);
   if (!status) return Fail(std::move(status).error());
   return status->ExitCode();
 }

@@ -22,11 +22,14 @@ struct RunOptions {
   bool dry_run = false;
   bool no_mask = false;
   std::vector<std::string> command;
-  // A sandbox init reports the command's exit once every process of its namespace is dead; its
-  // own exit then tears the namespaces down (about a millisecond). The CLI, which exits right
-  // after Run, leaves that to the kernel (the exiting init is reparented and reaped by the
-  // system); a long-lived caller keeps the default and Run reaps it.
-  bool reap_sandbox_init = true;
+  // The caller exits right after Run (the CLI). Two waits at the end of a run are then left to
+  // finish after jitsec's exit instead of delaying the command's status: a sandbox init reports
+  // the command's exit once every process of its namespace is dead, and its own exit then tears
+  // the namespaces down (about a millisecond), which the kernel finishes (the exiting init is
+  // reparented and reaped by the system); and the audit log's fdatasync is done by a helper that
+  // holds the log's lock until the disk has the records (AuditLog::SyncDetached). A long-lived
+  // caller keeps the default: Run reaps the init and syncs the log itself.
+  bool caller_exits_next = false;
 };
 
 // Where jitsec keeps its files for this invocation (settings of the policy, else XDG defaults).

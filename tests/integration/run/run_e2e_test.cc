@@ -356,6 +356,10 @@ TEST_F(RunE2ETest, AuditRecordsIssuanceWithFingerprintAndVerifies) {
 
   auto v = Jitsec({"audit", "verify"});
   EXPECT_EQ(v.status, 0) << v.out << v.err;
+  // The head, written after jitsec's exit by the helper that syncs the log, under the log's
+  // lock (which verify waited for), names the last record: cutting it off would be detected.
+  auto head = nlohmann::json::parse(ReadTextFile(home_.state() / "audit.jsonl.head"));
+  EXPECT_EQ(head["seq"], recs.back()["seq"]);
   auto show = Jitsec({"audit", "show"});
   EXPECT_EQ(show.status, 0);
   EXPECT_NE(show.out.find("issue"), std::string::npos);

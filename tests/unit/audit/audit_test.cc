@@ -354,6 +354,37 @@ TEST(AuditLogTest, HeadIsWrittenAtFirstRecordSyncAndCloseNotPerRecord) {
   EXPECT_EQ(r.records, 4u);
 }
 
+// `jitsec run` ends with SyncDetached and exits: the records are in the log at once, the head
+// follows once the helper has synced the log, and whoever takes the log's lock next (verify,
+// the next run) sees the synced state with the head at the last record.
+TEST(AuditLogTest, SyncDetachedLeavesTheSyncToAHelperThatHoldsTheLock) {
+  AuditFixture f;
+  const fs::path head_path = f.log.string() + ".head";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int rc = 0;
+    auto a = AuditLog::Open(f.log, f.key);
+    if (!a) ::_exit(2);
+    for (int i = 0; rc == 0 && i < 3; ++i) {
+      if (!a->Append({{"event", "issue"}, {"i", i}})) rc = 3;
+    }
+    if (rc == 0 && !a->SyncDetached()) rc = 4;
+    // The log is handed over: no more records, and closing it leaves the head to the helper.
+    if (rc == 0 && a->Append({{"event", "late"}})) rc = 5;
+    if (rc == 0 && a->Sync()) rc = 6;
+    ::_exit(rc);
+  }
+  int st = 0;
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st)) << st;
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  VerifyReport r = f.VerifyOrDie();  // under the shared lock: after the helper
+  EXPECT_TRUE(r.ok) << r.problem;
+  EXPECT_EQ(r.records, 3u);
+  EXPECT_EQ(json::parse(ReadTextFile(head_path))["seq"], 3);
+}
+
 // The head is rewritten in place (one inode for the life of the log, no rename per run) and
 // always has the same size, so a shorter head never leaves the end of a longer one behind.
 TEST(AuditLogTest, HeadIsRewrittenInPlaceAtAFixedSize) {
