@@ -295,21 +295,28 @@ class Parser {
                    (k == "store" ? s.store : s.state) = *str;
                  } else if (k == "audit") {
                    if (!IsMapOrNull(val, pos, p) || val.IsNull()) return;
-                   ForEachKey(val, p, pos,
-                              [&](const std::string& ak, const KeyPath& ap, SourcePos,
-                                  const yaml::Node& aval, SourcePos apos) {
-                                if (ak == "path") {
-                                  auto str = String(aval, apos, ap);
-                                  if (!str) return;
-                                  if (auto problem = PathProblem(*str)) {
-                                    diags_.Add(apos, ap.key, *problem);
-                                    return;
-                                  }
-                                  s.audit_path = *str;
-                                } else if (ak == "syslog") {
-                                  if (auto b = Bool(aval, apos, ap)) s.audit_syslog = *b;
-                                }
-                              });
+                   ForEachKey(
+                       val, p, pos,
+                       [&](const std::string& ak, const KeyPath& ap, SourcePos,
+                           const yaml::Node& aval, SourcePos apos) {
+                         if (ak == "path") {
+                           auto str = String(aval, apos, ap);
+                           if (!str) return;
+                           if (auto problem = PathProblem(*str)) {
+                             diags_.Add(apos, ap.key, *problem);
+                             return;
+                           }
+                           s.audit_path = *str;
+                         } else if (ak == "syslog") {
+                           if (auto b = Bool(aval, apos, ap)) s.audit_syslog = *b;
+                         } else if (ak == "sync") {
+                           if (auto mode = Enum<AuditSync>(aval, apos, ap,
+                                                           {{"background", AuditSync::kBackground},
+                                                            {"wait", AuditSync::kWait}})) {
+                             s.audit_sync = *mode;
+                           }
+                         }
+                       });
                  }
                });
   }

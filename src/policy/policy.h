@@ -119,11 +119,16 @@ struct Task {
   SourcePos pos;
 };
 
+// When a run's audit records reach the disk: kBackground, synced by a helper after jitsec has
+// exited (the caller does not wait for the disk); kWait, before jitsec exits.
+enum class AuditSync : uint8_t { kBackground, kWait };
+
 struct Settings {
   std::string store;       // empty: default ($XDG_DATA_HOME/jitsec/store)
   std::string state;       // empty: default ($XDG_STATE_HOME/jitsec)
   std::string audit_path;  // empty: <state>/audit.jsonl
   bool audit_syslog = false;
+  AuditSync audit_sync = AuditSync::kBackground;
 };
 
 struct Policy {

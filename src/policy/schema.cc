@@ -18,6 +18,7 @@ constexpr std::array kSchema = {
   SchemaKey{"settings.audit", "map", "", "audit log settings"},
   SchemaKey{"settings.audit.path", "path", "<state>/audit.jsonl", "audit log file (JSON lines)"},
   SchemaKey{"settings.audit.syslog", "bool", "false", "also send each audit record to syslog"},
+  SchemaKey{"settings.audit.sync", "background|wait", "background", "a run's records reach the disk after jitsec exits (a helper syncs) or before"},
   SchemaKey{"providers", "map", "{store: {type: store}}", "where credentials come from, by name; \"store\" always exists"},
   SchemaKey{"providers.*", "map", "", "a provider; name: [a-z0-9][a-z0-9_.-]*"},
   SchemaKey{"providers.*.type", "store|env|postgres", kReq, "provider type"},

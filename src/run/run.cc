@@ -584,8 +584,10 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   }
   (void)journal.MaybeCompact();  // a rewrite (and its syncs) only once the file has grown
   // The records are written; a CLI that exits next leaves the wait for the disk to a helper
-  // (RunOptions::caller_exits_next).
-  if (auto synced = o.caller_exits_next ? audit_log.SyncDetached() : audit_log.Sync(); !synced) {
+  // (RunOptions::caller_exits_next), unless the policy wants them on disk before it exits.
+  const bool sync_detached =
+      o.caller_exits_next && r.policy.settings.audit_sync == policy::AuditSync::kBackground;
+  if (auto synced = sync_detached ? audit_log.SyncDetached() : audit_log.Sync(); !synced) {
     log::Warn("{}", synced.error().message());
   }
   // A sandbox init reports the command's exit before its own teardown, which overlaps the

@@ -27,8 +27,9 @@ struct RunOptions {
   // the command's exit once every process of its namespace is dead, and its own exit then tears
   // the namespaces down (about a millisecond), which the kernel finishes (the exiting init is
   // reparented and reaped by the system); and the audit log's fdatasync is done by a helper that
-  // holds the log's lock until the disk has the records (AuditLog::SyncDetached). A long-lived
-  // caller keeps the default: Run reaps the init and syncs the log itself.
+  // holds the log's lock until the disk has the records (AuditLog::SyncDetached; not with
+  // `settings.audit.sync: wait`). A long-lived caller keeps the default: Run reaps the init
+  // and syncs the log itself.
   bool caller_exits_next = false;
 };
 

@@ -375,6 +375,25 @@ TEST_F(RunE2ETest, AuditRecordsIssuanceWithFingerprintAndVerifies) {
   EXPECT_NE(bad.out.find("FAILED"), std::string::npos) << bad.out;
 }
 
+// settings.audit.sync: wait: jitsec exits once the log is synced and its head written (no helper
+// left behind), so the head names the last record as soon as jitsec has returned, without a
+// reader having to wait for the log's lock.
+TEST_F(RunE2ETest, AuditSyncWaitHasTheHeadWrittenWhenJitsecReturns) {
+  SetSecret("tok", canary_);
+  std::string policy = Policy("          - file: {env: F}\n");
+  const std::string version = "version: 1\n";
+  ASSERT_EQ(policy.rfind(version, 0), 0u);
+  policy.replace(0, version.size(), version + "settings:\n  audit: {sync: wait}\n");
+  WritePolicy(policy);
+  for (int i = 0; i < 5; ++i) {
+    auto r = Jitsec({"run", "--task", "t", "--", "/bin/true"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto head = nlohmann::json::parse(ReadTextFile(home_.state() / "audit.jsonl.head"));
+    ASSERT_EQ(head["seq"], AuditRecords().back()["seq"]) << "run " << i;
+    ExpectNoLeak(r);
+  }
+}
+
 TEST_F(RunE2ETest, ExitStatusesFollowTheContract) {
   WritePolicy("version: 1\ntasks:\n  t:\n    sandbox: {enabled: false}\n");
   EXPECT_EQ(Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c", "exit 42"}).status, 42);

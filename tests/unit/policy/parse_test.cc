@@ -40,7 +40,19 @@ TEST(PolicyParseTest, TaskDefaultsFollowTheContract) {
   EXPECT_FALSE(t->sandbox.protect_explicit);
   EXPECT_TRUE(p->settings.store.empty());
   EXPECT_FALSE(p->settings.audit_syslog);
+  EXPECT_EQ(p->settings.audit_sync, AuditSync::kBackground);
   EXPECT_EQ(p->FindTask("nope"), nullptr);
+}
+
+TEST(PolicyParseTest, AuditSyncTakesBackgroundOrWait) {
+  for (auto [text, want] : {std::pair{"background", AuditSync::kBackground},
+                            std::pair{"wait", AuditSync::kWait}}) {
+    const std::string policy = std::string("version: 1\nsettings:\n  audit: {sync: ") + text +
+                               "}\ntasks:\n  t: {}\n";
+    auto p = ParsePolicy(policy, "p.yaml");
+    ASSERT_TRUE(p) << Errors(policy);
+    EXPECT_EQ(p->settings.audit_sync, want) << text;
+  }
 }
 
 // A task that writes `protect:` itself (even the default list, even empty) is explicit: its
