@@ -350,6 +350,31 @@ struct AuditLog::Impl {
     return Ok();
   }
 
+  // Sync and SyncDetached. The head is rewritten without a sync of its own: after a crash it
+  // may lag behind the log, which verify accepts, never be ahead of it. The directory is synced
+  // once, when the log was created, so that the log and its first head are not lost.
+  Status Sync(bool detach) {
+    JITSEC_TRY(Usable());
+    ScopedFlock lock(fd.get());
+    JITSEC_TRY(lock.Lock(path));
+    JITSEC_ASSIGN_OR_RETURN(std::string head_text, HeadForTail());
+    JITSEC_ASSIGN_OR_RETURN(UniqueFd dir, DirToSync());
+    if (detach) {
+      DetachedSync sync;
+      sync.data_fd = fd.get();
+      sync.write_fd = head.get();
+      sync.bytes = head_text;
+      sync.dir_fd = dir ? dir.get() : -1;
+      if (StartDetachedSync(sync) > 0) {
+        // The helper's copy of the log's open file description keeps the lock until it exits.
+        lock.Keep();
+        detached = true;
+        return Ok();
+      }
+    }
+    return SyncLocked(head_text, dir);
+  }
+
   // Points the head at the log's last record, without a sync (at close).
   Status FlushHead() {
     if (!head_stale || detached) return Ok();
@@ -455,38 +480,14 @@ Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
   return Ok();
 }
 
-// The head is rewritten without a sync of its own: after a crash it may lag behind the log,
-// which verify accepts, never be ahead of it. The directory is synced once, when the log was
-// created, so that the log and its first head are not lost.
 Status AuditLog::Sync() {
   if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
-  JITSEC_TRY(impl_->Usable());
-  ScopedFlock lock(impl_->fd.get());
-  JITSEC_TRY(lock.Lock(impl_->path));
-  JITSEC_ASSIGN_OR_RETURN(std::string head_text, impl_->HeadForTail());
-  JITSEC_ASSIGN_OR_RETURN(UniqueFd dir, impl_->DirToSync());
-  return impl_->SyncLocked(head_text, dir);
+  return impl_->Sync(/*detach=*/false);
 }
 
 Status AuditLog::SyncDetached() {
   if (!impl_) return Fail(ErrorCode::kInternal, "audit log used after move");
-  JITSEC_TRY(impl_->Usable());
-  ScopedFlock lock(impl_->fd.get());
-  JITSEC_TRY(lock.Lock(impl_->path));
-  JITSEC_ASSIGN_OR_RETURN(std::string head_text, impl_->HeadForTail());
-  JITSEC_ASSIGN_OR_RETURN(UniqueFd dir, impl_->DirToSync());
-  DetachedSync sync;
-  sync.data_fd = impl_->fd.get();
-  sync.write_fd = impl_->head.get();
-  sync.bytes = head_text;
-  sync.dir_fd = dir ? dir.get() : -1;
-  if (StartDetachedSync(sync) > 0) {
-    // The helper's copy of the log's open file description keeps the lock until it exits.
-    lock.Keep();
-    impl_->detached = true;
-    return Ok();
-  }
-  return impl_->SyncLocked(head_text, dir);
+  return impl_->Sync(/*detach=*/true);
 }
 
 std::string AuditLog::Fingerprint(const SecretBytes& value) const {
