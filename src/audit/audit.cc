@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -307,6 +308,7 @@ struct AuditLog::Impl {
   bool created = false;     // this Open created the file: Sync makes its directory entry durable
   bool head_stale = false;  // records appended since the head was last written
   bool detached = false;    // SyncDetached handed the rest to a helper: nothing more to do
+  bool syslog = false;      // AlsoSyslog
   UniqueFd head;  // none yet: the first Append creates and writes it at once (a log that has
                   // records but no head would read as cut short after a crash)
 
@@ -469,6 +471,13 @@ Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
     return Fail(ErrorCode::kIo, "short write to audit log " + Quote(impl_->path) +
                                     " (disk full?); the last record is incomplete");
   }
+  if (impl_->syslog) {
+    for (size_t pos = 0; pos < lines.size();) {
+      size_t nl = lines.find('\n', pos);
+      ::syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", int(nl - pos), lines.data() + pos);
+      pos = nl + 1;
+    }
+  }
   // The head is written by Sync and when the log is closed (once per run, not per record).
   impl_->head_stale = true;
   if (!impl_->head) {
@@ -478,6 +487,12 @@ Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
     impl_->head_stale = false;
   }
   return Ok();
+}
+
+void AuditLog::AlsoSyslog() {
+  if (!impl_ || impl_->syslog) return;
+  ::openlog("jitsec", LOG_PID, LOG_AUTHPRIV);
+  impl_->syslog = true;
 }
 
 Status AuditLog::Sync() {

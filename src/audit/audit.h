@@ -41,6 +41,11 @@ class AuditLog {
   // Several records at once (one lock, one tail read, one write): chained in order, with the
   // same time; nothing is written if any of them is invalid.
   [[nodiscard]] Status AppendAll(std::vector<nlohmann::json> records);
+  // `settings.audit.syslog`: from now on every record appended to the log is also sent to
+  // syslog(3) (facility authpriv, level info, ident "jitsec" with the pid), as its line in the
+  // log (the same JSON, chain fields included), once it is in the file. Syslog delivery is best
+  // effort, as syslog(3) is: no daemon, no message, no error; the file stays the record.
+  void AlsoSyslog();
   // fdatasync of the log, then the head file is pointed at the log's last record (also done
   // when the log is closed); the directory is synced only when this Open created the log. All
   // under the log's exclusive lock. Call at run end.

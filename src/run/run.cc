@@ -55,6 +55,7 @@ Paths PathsFor(const fs::path& policy_path, const policy::Settings* settings, co
   p.audit_log = settings && !settings->audit_path.empty() ? ExpandHome(settings->audit_path, home)
                                                           : p.state_dir / "audit.jsonl";
   p.audit_key = p.config_dir / "audit.key";
+  p.audit_syslog = settings && settings->audit_syslog;
   return p;
 }
 
@@ -359,6 +360,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   auto open_audit = [&]() -> Status {
     if (recorder_slot) return Ok();
     JITSEC_ASSIGN_OR_RETURN(audit::AuditLog log, audit::AuditLog::Open(r.paths.audit_log, r.paths.audit_key));
+    if (r.paths.audit_syslog) log.AlsoSyslog();
     audit_slot.emplace(std::move(log));
     recorder_slot.emplace(&*audit_slot, ContextFields(r, o));
     recorder_slot->SetArgv(o.command);
@@ -846,6 +848,7 @@ Result<SweepReport> LeasesSweep(const Paths& paths, const Environment& env) {
   JITSEC_TRY(EnsureDirectory(paths.state_dir));
   JITSEC_ASSIGN_OR_RETURN(journal::Journal journal, journal::Journal::Open(paths.state_dir));
   auto audit_log = audit::AuditLog::Open(paths.audit_log, paths.audit_key);
+  if (audit_log && paths.audit_syslog) audit_log->AlsoSyslog();
   LazyStore store(paths);
   providers::ProviderContext pctx{&store, &env};
   return SweepOrphans(journal, pctx, audit_log ? &*audit_log : nullptr);

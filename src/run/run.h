@@ -42,6 +42,7 @@ struct Paths {
   std::filesystem::path state_dir;
   std::filesystem::path audit_log;
   std::filesystem::path audit_key;
+  bool audit_syslog = false;  // settings.audit.syslog
 };
 
 // Runs the command; returns the exit status `jitsec run` must exit with (the command's own,
