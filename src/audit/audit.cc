@@ -247,10 +247,10 @@ std::filesystem::path HeadPath(const std::filesystem::path& log_path) {
 // The head file names the last record (seq and MAC) so that a log cut short is detected. It is
 // rewritten in place, without fsync, under the log's lock: at the first record of a log, at
 // Sync (after the log's fdatasync, under the same lock; with SyncDetached, by the helper that
-// does the fdatasync, while the lock stays held) and at close. After a crash it may lag behind the log (by
-// the records of the runs in progress), never ahead. Every head is kHeadBytes long (JSON padded
-// with spaces), so a rewrite never leaves the tail of a longer one behind; an in-place pwrite
-// instead of a new file and a rename spares the file system an inode per run.
+// does the fdatasync, while the lock stays held) and at close. After a crash it may lag behind
+// the log (by the records of the runs in progress), never ahead. Every head is kHeadBytes long
+// (JSON padded with spaces), so a rewrite never leaves the tail of a longer one behind; an
+// in-place pwrite instead of a new file and a rename spares the file system an inode per run.
 constexpr size_t kHeadBytes = 256;
 
 // The head file, created if `create` (0600, a regular file of ours or an error). Returns an
@@ -342,7 +342,9 @@ struct AuditLog::Impl {
   // The sync, done here: fdatasync of the log, then the head, then the directory. Under the
   // log's exclusive lock, so that the head never names a record the sync did not cover.
   Status SyncLocked(const std::string& head_text, const UniqueFd& dir) {
-    if (::fdatasync(fd.get()) != 0) return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(path));
+    if (::fdatasync(fd.get()) != 0) {
+      return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(path));
+    }
     JITSEC_TRY(WriteHeadBytes(head.get(), path, head_text));
     head_stale = false;
     if (dir && ::fsync(dir.get()) != 0) {
