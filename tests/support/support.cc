@@ -4,7 +4,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include "base/encoding.h"
@@ -237,6 +241,98 @@ std::string FeatureName(Feature f) {
     case Feature::kPty: return "pseudo-terminals";
   }
   return "?";
+}
+
+namespace {
+
+bool WriteProcFile(const char* path, const std::string& text) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  bool ok = fd >= 0 && ::write(fd, text.data(), text.size()) == ssize_t(text.size());
+  if (fd >= 0) ::close(fd);
+  return ok;
+}
+
+bool CreateEmpty(const char* path) {
+  int fd = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+  return fd >= 0 && ::close(fd) == 0;
+}
+
+}  // namespace
+
+SyslogCapture CaptureSyslog(const fs::path& scratch, const std::function<int()>& body) {
+  SyslogCapture result;
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe: " << std::strerror(errno);
+    return result;
+  }
+  const std::string uid = std::to_string(::getuid());
+  const std::string gid = std::to_string(::getgid());
+  const std::string parked = (scratch / "syslog-capture-devnull").string();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << std::strerror(errno);
+    return result;
+  }
+  if (pid == 0) {
+    ::close(out[0]);
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) ::_exit(1);
+    if (!WriteProcFile("/proc/self/setgroups", "deny") ||
+        !WriteProcFile("/proc/self/uid_map", uid + " " + uid + " 1") ||
+        !WriteProcFile("/proc/self/gid_map", gid + " " + gid + " 1")) {
+      ::_exit(2);
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        !CreateEmpty(parked.c_str()) ||
+        ::mount("/dev/null", parked.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") != 0 || !CreateEmpty("/dev/null") ||
+        ::mount(parked.c_str(), "/dev/null", nullptr, MS_BIND, nullptr) != 0) {
+      ::_exit(3);
+    }
+    int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    std::strcpy(addr.sun_path, "/dev/log");
+    if (sock < 0 || ::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) ::_exit(4);
+    int rc = body();
+    if (rc != 0) ::_exit(rc);
+    // Each message followed by a NUL (syslog(3) sends none).
+    std::string got;
+    char buf[16384];
+    ssize_t n;
+    while ((n = ::recv(sock, buf, sizeof buf, MSG_DONTWAIT)) > 0) got.append(buf, size_t(n)).push_back('\0');
+    ::_exit(::write(out[1], got.data(), got.size()) == ssize_t(got.size()) ? 0 : 5);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(out[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) got.append(buf, size_t(n));
+  }
+  ::close(out[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  for (size_t pos = 0; pos < got.size();) {
+    size_t end = got.find('\0', pos);
+    result.messages.push_back(got.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return result;
+}
+
+std::optional<std::string> SyslogText(const std::string& message, int priority,
+                                      std::string_view ident) {
+  const std::regex header("<" + std::to_string(priority) +
+                          R"(>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d )" + std::string(ident) +
+                          R"(\[\d+\]: )");
+  std::smatch m;
+  if (!std::regex_search(message, m, header, std::regex_constants::match_continuous)) {
+    return std::nullopt;
+  }
+  return m.suffix().str();
 }
 
 }  // namespace jitsec::testing

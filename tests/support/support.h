@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -79,6 +80,21 @@ struct JitsecHome {
   std::filesystem::path config() const;            // XDG_CONFIG_HOME/jitsec
   std::filesystem::path data() const;              // XDG_DATA_HOME/jitsec
 };
+
+// Syslog, captured for real: runs `body` in a child process that has a user and mount namespace
+// of its own, a tmpfs over /dev with the host's /dev/null bound into it (parked meanwhile on a
+// file below `scratch`), and a datagram socket of its own bound at /dev/log, then collects what
+// syslog(3) sent there. `body` returns 0, or a code of its own (>= 20) for the step that failed.
+// Needs unprivileged user namespaces (JITSEC_SKIP_UNLESS(Feature::kUserNamespaces) first).
+struct SyslogCapture {
+  int status = -1;                    // the child's exit status: 0, a set-up step (1-9) or body's
+  std::vector<std::string> messages;  // as received, e.g. "<86>Nov 23 12:00:00 jitsec[42]: text"
+};
+SyslogCapture CaptureSyslog(const std::filesystem::path& scratch, const std::function<int()>& body);
+// The text of a message as syslog(3) formats it ("<PRI>Mmm dd hh:mm:ss ident[pid]: text"), when
+// its priority is `priority` and its ident `ident`; nullopt otherwise.
+std::optional<std::string> SyslogText(const std::string& message, int priority,
+                                      std::string_view ident);
 
 // Canary checks: a recognisable secret value and its encodings.
 std::string MakeCanary(std::string_view tag);  // "JITSEC-CANARY-<tag>-<random hex>"
