@@ -92,6 +92,13 @@ class RunE2ETest : public ::testing::Test {
     ExpectNoCanaryInTree(home_.dir.path() / "home", canary_);  // incl. the encrypted store
   }
 
+  // `policy` (from Policy()) with a `settings:` section holding `settings_body`.
+  static std::string WithSettings(std::string policy, const std::string& settings_body) {
+    const std::string version = "version: 1\n";
+    EXPECT_EQ(policy.rfind(version, 0), 0u);
+    return policy.replace(0, version.size(), version + "settings:\n" + settings_body);
+  }
+
   std::string Policy(const std::string& deliver, const std::string& extra_task = "",
                      const std::string& sandbox = "    sandbox: {enabled: false}\n") {
     return "version: 1\n"
@@ -380,11 +387,7 @@ TEST_F(RunE2ETest, AuditRecordsIssuanceWithFingerprintAndVerifies) {
 // reader having to wait for the log's lock.
 TEST_F(RunE2ETest, AuditSyncWaitHasTheHeadWrittenWhenJitsecReturns) {
   SetSecret("tok", canary_);
-  std::string policy = Policy("          - file: {env: F}\n");
-  const std::string version = "version: 1\n";
-  ASSERT_EQ(policy.rfind(version, 0), 0u);
-  policy.replace(0, version.size(), version + "settings:\n  audit: {sync: wait}\n");
-  WritePolicy(policy);
+  WritePolicy(WithSettings(Policy("          - file: {env: F}\n"), "  audit: {sync: wait}\n"));
   for (int i = 0; i < 5; ++i) {
     auto r = Jitsec({"run", "--task", "t", "--", "/bin/true"});
     ASSERT_EQ(r.status, 0) << r.err;
@@ -400,11 +403,7 @@ TEST_F(RunE2ETest, AuditSyncWaitHasTheHeadWrittenWhenJitsecReturns) {
 TEST_F(RunE2ETest, AuditSyslogSendsTheRunsRecordsAsTheirLines) {
   JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
   SetSecret("tok", canary_);
-  std::string policy = Policy("          - file: {env: F}\n");
-  const std::string version = "version: 1\n";
-  ASSERT_EQ(policy.rfind(version, 0), 0u);
-  policy.replace(0, version.size(), version + "settings:\n  audit: {syslog: true}\n");
-  WritePolicy(policy);
+  WritePolicy(WithSettings(Policy("          - file: {env: F}\n"), "  audit: {syslog: true}\n"));
   auto captured = CaptureSyslog(home_.dir.path(), [&] {
     return Jitsec({"run", "--task", "t", "--", "/bin/true"}).status == 0 ? 0 : 20;
   });
