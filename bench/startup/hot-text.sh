@@ -19,10 +19,9 @@ work=$(mktemp -d /tmp/jitsec-hot-text-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 chmod 700 "$work"
 . "$root/bench/startup/workspace.sh"
-bench_workspace "$jitsec" "$work"
 # Valgrind cannot follow the helper that finishes the audit log's sync after jitsec's exit (a
 # clone sharing the memory but not the descriptor table): the profiled runs sync before exiting.
-sed -i 's/^version: 1$/version: 1\nsettings:\n  audit: {sync: wait}/' "$policy"
+bench_workspace "$jitsec" "$work" "  audit: {sync: wait}"
 "$jitsec" --policy "$policy" run --task bench -- /bin/true  # the kernel probe and seccomp caches
 
 # In the order their code goes into the binary: what every command runs comes first.

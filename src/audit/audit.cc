@@ -307,7 +307,7 @@ struct AuditLog::Impl {
   SecretBytes fingerprint_key;
   bool created = false;     // this Open created the file: Sync makes its directory entry durable
   bool head_stale = false;  // records appended since the head was last written
-  bool detached = false;    // SyncDetached handed the rest to a helper: nothing more to do
+  bool detached = false;    // SyncDetached handed the rest to a helper: no more appends
   bool syslog = false;      // AlsoSyslog
   UniqueFd head;  // none yet: the first Append creates and writes it at once (a log that has
                   // records but no head would read as cut short after a crash)
@@ -328,6 +328,13 @@ struct AuditLog::Impl {
     return FormatHead(key, tail.seq, tail.mac);
   }
 
+  // Writes the head's bytes (HeadForTail, FormatHead): the head is no longer stale.
+  Status WriteHead(const std::string& text) {
+    JITSEC_TRY(WriteHeadBytes(head.get(), path, text));
+    head_stale = false;
+    return Ok();
+  }
+
   // The log's directory when its entry still needs a sync (this Open created the log), else an
   // invalid descriptor.
   Result<UniqueFd> DirToSync() const {
@@ -345,8 +352,7 @@ struct AuditLog::Impl {
     if (::fdatasync(fd.get()) != 0) {
       return FailErrno(ErrorCode::kIo, "fsync audit log " + Quote(path));
     }
-    JITSEC_TRY(WriteHeadBytes(head.get(), path, head_text));
-    head_stale = false;
+    JITSEC_TRY(WriteHead(head_text));
     if (dir && ::fsync(dir.get()) != 0) {
       return FailErrno(ErrorCode::kIo, "fsync directory " + Quote(path.parent_path()));
     }
@@ -373,6 +379,7 @@ struct AuditLog::Impl {
         // The helper's copy of the log's open file description keeps the lock until it exits.
         lock.Keep();
         detached = true;
+        head_stale = false;  // the helper writes it
         return Ok();
       }
     }
@@ -381,13 +388,11 @@ struct AuditLog::Impl {
 
   // Points the head at the log's last record, without a sync (at close).
   Status FlushHead() {
-    if (!head_stale || detached) return Ok();
+    if (!head_stale) return Ok();
     ScopedFlock lock(fd.get());
     JITSEC_TRY(lock.Lock(path));
     JITSEC_ASSIGN_OR_RETURN(std::string text, HeadForTail());
-    JITSEC_TRY(WriteHeadBytes(head.get(), path, text));
-    head_stale = false;
-    return Ok();
+    return WriteHead(text);
   }
   ~Impl() { (void)FlushHead(); }
 };
@@ -485,8 +490,7 @@ Status AuditLog::AppendAll(std::vector<nlohmann::json> records) {
   if (!impl_->head) {
     JITSEC_ASSIGN_OR_RETURN(impl_->head, OpenHead(impl_->path, /*create=*/true));
     JITSEC_ASSIGN_OR_RETURN(std::string head_text, FormatHead(impl_->key, tail.seq, mac));
-    JITSEC_TRY(WriteHeadBytes(impl_->head.get(), impl_->path, head_text));
-    impl_->head_stale = false;
+    JITSEC_TRY(impl_->WriteHead(head_text));
   }
   return Ok();
 }
