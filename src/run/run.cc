@@ -36,23 +36,37 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kProviderTimeout = std::chrono::seconds(30);
 
-fs::path ExpandHome(const std::string& p, const std::string& home) {
+// A settings path as policy.md says: "~" and "~/..." are the caller's home, relative paths are
+// relative to the workspace (the git root of the current directory, else the current directory).
+fs::path SettingsPath(const std::string& p, const std::string& home, const fs::path& workspace) {
   if (p == "~") return home;
   if (p.rfind("~/", 0) == 0) return fs::path(home) / p.substr(2);
-  return p;
+  fs::path path(p);
+  if (path.is_relative()) return (workspace / path).lexically_normal();
+  return path;
 }
 
-Paths PathsFor(const fs::path& policy_path, const policy::Settings* settings, const Environment& env) {
+bool HasRelativePath(const policy::Settings& s) {
+  for (const std::string* p : {&s.store, &s.state, &s.audit_path}) {
+    if (!p->empty() && *p != "~" && p->rfind("~/", 0) != 0 && fs::path(*p).is_relative()) return true;
+  }
+  return false;
+}
+
+// `workspace` is RunContext::workspace(); it is read only for relative settings paths.
+Paths PathsFor(const fs::path& policy_path, const policy::Settings* settings, const Environment& env,
+               const fs::path& workspace) {
   std::string home = HomeDir(env);
+  auto setting = [&](const std::string& p) { return SettingsPath(p, home, workspace); };
   Paths p;
   p.policy = policy_path;
   p.config_dir = ConfigDir(env);
-  p.store_dir = settings && !settings->store.empty() ? ExpandHome(settings->store, home)
+  p.store_dir = settings && !settings->store.empty() ? setting(settings->store)
                                                      : fs::path(DataDir(env)) / "store";
   p.store_key = providers::local_store::DefaultKeyFile(env);
-  p.state_dir = settings && !settings->state.empty() ? ExpandHome(settings->state, home)
+  p.state_dir = settings && !settings->state.empty() ? setting(settings->state)
                                                      : fs::path(StateDir(env));
-  p.audit_log = settings && !settings->audit_path.empty() ? ExpandHome(settings->audit_path, home)
+  p.audit_log = settings && !settings->audit_path.empty() ? setting(settings->audit_path)
                                                           : p.state_dir / "audit.jsonl";
   p.audit_key = p.config_dir / "audit.key";
   p.audit_syslog = settings && settings->audit_syslog;
@@ -86,7 +100,7 @@ Result<Request> Evaluate(const RunOptions& o, const Environment& env) {
   JITSEC_ASSIGN_OR_RETURN(r.ctx, context::Capture(env));
   fs::path policy_path = policy::DiscoverPolicyPath(env, o.policy_flag);
   JITSEC_ASSIGN_OR_RETURN(r.policy, policy::LoadPolicy(policy_path));
-  r.paths = PathsFor(policy_path, &r.policy.settings, env);
+  r.paths = PathsFor(policy_path, &r.policy.settings, env, r.ctx.workspace());
   std::string source;
   std::string requested = EnvironmentChoice(o, env, &source);
   JITSEC_ASSIGN_OR_RETURN(r.decision, Decide(r.policy, o.task, requested, source, o.command, r.ctx));
@@ -337,10 +351,17 @@ Result<Paths> ResolvePaths(const std::string& policy_flag, const Environment& en
   std::error_code ec;
   if (!fs::exists(policy_path, ec)) {
     if (!policy_flag.empty()) return Fail(ErrorCode::kNotFound, "policy file not found: " + policy_path.string());
-    return PathsFor(policy_path, nullptr, env);
+    return PathsFor(policy_path, nullptr, env, fs::path());
   }
   JITSEC_ASSIGN_OR_RETURN(auto policy, policy::LoadPolicy(policy_path));
-  return PathsFor(policy_path, &policy.settings, env);
+  // The workspace as a run finds it (context::Capture), read only when a path needs it.
+  fs::path workspace;
+  if (HasRelativePath(policy.settings)) {
+    JITSEC_ASSIGN_OR_RETURN(fs::path cwd, context::CurrentDirectory(env));
+    auto git = context::ReadGit(cwd);
+    workspace = git ? git->root : cwd;
+  }
+  return PathsFor(policy_path, &policy.settings, env, workspace);
 }
 
 Result<int> Run(const RunOptions& o, const Environment& env) {

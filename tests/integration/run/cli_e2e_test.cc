@@ -1,0 +1,90 @@
+// End-to-end tests of the commands around `jitsec run` as the built binary shows them: where
+// the policy's settings put jitsec's files, explain's warnings, the dry run's refusal line,
+// doctor, the environment choice and the help texts. No credentials are issued here.
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/support.h"
+
+namespace jitsec::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CliE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_ = home_.dir.path() / "repo";
+    fs::create_directories(repo_ / ".git");
+    WriteTextFile(repo_ / ".git/HEAD", "ref: refs/heads/main\n");
+    cwd_ = repo_;
+  }
+
+  std::map<std::string, std::string> Env() const {
+    auto env = home_.Env();
+    env["JITSEC_POLICY"] = policy_path().string();
+    return env;
+  }
+  fs::path policy_path() const { return home_.dir.path() / "policy.yaml"; }
+  void WritePolicy(const std::string& yaml) { WriteTextFile(policy_path(), yaml, 0600); }
+
+  ProcessResult Jitsec(const std::vector<std::string>& args,
+                       const std::map<std::string, std::string>& extra_env = {}) {
+    RunOptions o;
+    o.env = Env();
+    for (const auto& [k, v] : extra_env) o.env[k] = v;
+    o.cwd = cwd_;
+    return RunJitsec(args, o);
+  }
+
+  JitsecHome home_;
+  fs::path repo_;
+  fs::path cwd_;
+};
+
+// policy.md: relative paths are relative to the git root of the current directory (or to the
+// current directory when there is none), settings paths included.
+TEST_F(CliE2ETest, RelativeSettingsPathsAreRelativeToTheGitRootNotTheCurrentDirectory) {
+  WritePolicy("version: 1\n"
+              "settings:\n"
+              "  state: jstate\n"
+              "  audit: {path: logs/audit.jsonl}\n"
+              "tasks:\n"
+              "  t:\n"
+              "    description: test task\n"
+              "    sandbox: {enabled: false}\n");
+  cwd_ = repo_ / "sub/dir";
+  fs::create_directories(cwd_);
+  auto r = Jitsec({"run", "--task", "t", "--", "true"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_directory(repo_ / "jstate"));
+  EXPECT_TRUE(fs::exists(repo_ / "logs/audit.jsonl"));
+  EXPECT_FALSE(fs::exists(cwd_ / "jstate"));
+  EXPECT_FALSE(fs::exists(cwd_ / "logs"));
+
+  // The commands that do not run a task find the same files from anywhere in the repository.
+  auto v = Jitsec({"audit", "verify"});
+  EXPECT_EQ(v.status, 0) << v.err;
+  EXPECT_NE(v.out.find((repo_ / "logs/audit.jsonl").string()), std::string::npos) << v.out;
+  cwd_ = repo_;
+  v = Jitsec({"audit", "verify"});
+  EXPECT_EQ(v.status, 0) << v.err;
+  EXPECT_NE(v.out.find((repo_ / "logs/audit.jsonl").string()), std::string::npos) << v.out;
+
+  // Outside a repository they are relative to the current directory.
+  cwd_ = home_.dir.path() / "elsewhere";
+  fs::create_directories(cwd_);
+  r = Jitsec({"run", "--task", "t", "--", "true"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(cwd_ / "logs/audit.jsonl"));
+  EXPECT_TRUE(fs::is_directory(cwd_ / "jstate"));
+}
+
+}  // namespace
+}  // namespace jitsec::testing
