@@ -25,6 +25,7 @@
 #include "providers/registry.h"
 #include "run/decide.h"
 #include "run/lease_set.h"
+#include "sandbox/mount_plan.h"
 #include "sandbox/sandbox.h"
 #include "supervise/supervise.h"
 
@@ -734,6 +735,14 @@ Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
         if (plan) {
           sb = plan->ToJson();
           for (const auto& w : plan->warnings) warnings.push_back(w);
+          // What run's sandbox::Prepare warns about, from the same mount plan: a protected path
+          // that does not exist freezes its nearest existing parent.
+          auto mounts = sandbox::BuildMountPlan(*plan, sandbox::HostPaths());
+          if (mounts) {
+            for (const auto& w : mounts->warnings) warnings.push_back("sandbox: " + w);
+          } else {
+            warnings.push_back("sandbox: " + mounts.error().message());
+          }
         } else {
           sb["error"] = plan.error().message();
           warnings.push_back("sandbox: " + plan.error().message());

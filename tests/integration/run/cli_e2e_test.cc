@@ -3,6 +3,7 @@
 // doctor, the environment choice and the help texts. No credentials are issued here.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -84,6 +85,55 @@ TEST_F(CliE2ETest, RelativeSettingsPathsAreRelativeToTheGitRootNotTheCurrentDire
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(fs::exists(cwd_ / "logs/audit.jsonl"));
   EXPECT_TRUE(fs::is_directory(cwd_ / "jstate"));
+}
+
+// README: a protected path that does not exist freezes its nearest existing parent, "and jitsec
+// warns": run when it builds the sandbox, explain before (text and --json), in the same words.
+TEST_F(CliE2ETest, ExplainWarnsLikeRunWhenAMissingProtectedPathFreezesItsParent) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  JITSEC_SKIP_UNLESS(Feature::kLandlock);
+  JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+  WritePolicy("version: 1\n"
+              "tasks:\n"
+              "  t:\n"
+              "    description: test task\n" +
+              SandboxWithHelpersYaml() + "      protect: [.envrc]\n");
+  const std::string warning = "sandbox: protected path \"" + (repo_ / ".envrc").string() +
+                              "\" does not exist: nothing can be created directly in \"" +
+                              repo_.string() + "\" during the run";
+  auto e = Jitsec({"explain", "--task", "t"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_NE(e.out.find("warning:     " + warning + "\n"), std::string::npos) << e.out;
+  auto j = Jitsec({"explain", "--json", "--task", "t"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  auto doc = nlohmann::json::parse(j.out);
+  const auto& w = doc["warnings"];
+  EXPECT_NE(std::find(w.begin(), w.end(), warning), w.end()) << j.out;
+  auto r = Jitsec({"run", "--task", "t", "--", "true"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("jitsec: warning: " + warning + "\n"), std::string::npos) << r.err;
+}
+
+// policies/agent-default.yaml in a fresh repository: the command can create a file at the top
+// of the workspace (an explicit protect entry that did not exist used to freeze it).
+TEST_F(CliE2ETest, AgentDefaultPolicyLetsACommandCreateAFileInAFreshRepository) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  JITSEC_SKIP_UNLESS(Feature::kLandlock);
+  JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+  WritePolicy(ReadTextFile(fs::path(JITSEC_SOURCE_DIR) / "policies/agent-default.yaml"));
+  fs::create_directories(repo_ / ".git/hooks");  // what `git init` leaves
+  WriteTextFile(repo_ / ".git/config", "[core]\n\trepositoryformatversion = 0\n");
+  auto e = Jitsec({"explain", "--task", "agent", "--", "touch", "newfile"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(e.out.find("does not exist"), std::string::npos) << e.out;
+  auto r = Jitsec({"run", "--task", "agent", "--", "touch", "newfile"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::exists(repo_ / "newfile"));
+  EXPECT_EQ(r.err.find("does not exist"), std::string::npos) << r.err;
+  // The hooks stay read-only.
+  r = Jitsec({"run", "--task", "agent", "--", "touch", ".git/hooks/pre-commit"});
+  EXPECT_NE(r.status, 0);
+  EXPECT_FALSE(fs::exists(repo_ / ".git/hooks/pre-commit"));
 }
 
 }  // namespace
