@@ -180,11 +180,13 @@ bool CloneSources(const PreparedSandbox::Impl& sb, int* scratch) noexcept {
     switch (op.kind) {
       case MountKind::kBindReadOnly:
       case MountKind::kBindWritable:
-      case MountKind::kProtect: {
-        bool ro = op.kind != MountKind::kBindWritable;
+      case MountKind::kProtect:
+      case MountKind::kPin: {
+        bool ro = op.kind != MountKind::kBindWritable && op.kind != MountKind::kPin;
         scratch[k] = CloneTree(op.path.c_str(), ro);
-        // A protected path that vanished since Prepare has nothing left to protect.
-        if (scratch[k] < 0 && !(op.kind == MountKind::kProtect && errno == ENOENT)) return false;
+        // A protected or pinned path that vanished since Prepare has nothing left to hold.
+        bool may_vanish = op.kind == MountKind::kProtect || op.kind == MountKind::kPin;
+        if (scratch[k] < 0 && !(may_vanish && errno == ENOENT)) return false;
         ++k;
         break;
       }
@@ -373,7 +375,8 @@ bool BuildRoot(const PreparedSandbox::Impl& sb, int* scratch, RootState* st) noe
         ok = target >= 0 && Attach(scratch[k], target);
         ++k;
         break;
-      case MountKind::kProtect: {
+      case MountKind::kProtect:
+      case MountKind::kPin: {
         int tree = scratch[k++];
         if (tree < 0) break;  // vanished since Prepare
         target = OpenTarget(root, rel, false, op.is_dir);

@@ -20,6 +20,7 @@ std::string_view MountKindName(MountKind k) {
     case MountKind::kDenyFile: return "denied file";
     case MountKind::kMirror: return "mirrored";
     case MountKind::kSecret: return "secret file";
+    case MountKind::kPin: return "pinned";
   }
   return "?";
 }
@@ -82,7 +83,8 @@ int Priority(MountKind k) {
   switch (k) {
     case MountKind::kBindReadOnly:
     case MountKind::kBindWritable:
-    case MountKind::kPrivateTmp: return 0;
+    case MountKind::kPrivateTmp:
+    case MountKind::kPin: return 0;
     case MountKind::kFreeze: return 1;
     case MountKind::kProtect: return 2;
     case MountKind::kDenyDir:
@@ -168,6 +170,7 @@ class Planner {
                               "\" during the run");
     }
     JITSEC_TRY(AddSecrets());
+    AddPins();
     std::stable_sort(out_.ops.begin(), out_.ops.end(), [](const MountOp& x, const MountOp& y) {
       int dx = Depth(x.path);
       int dy = Depth(y.path);
@@ -209,6 +212,17 @@ class Planner {
   Status AddSecrets() {
     for (const auto& m : plan_.secret_mounts) {
       std::string t = m.target.string();
+      // A delivery inside a denied tree would need that tree's directory made visible (its
+      // mount point, or a mirror of its entries): refused, whatever is in it.
+      for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden}) {
+        for (const auto& raw : *list) {
+          JITSEC_ASSIGN_OR_RETURN(std::string d, Place(raw));
+          if (Within(t, d)) {
+            return Fail(ErrorCode::kPolicyInvalid, "file delivery path \"" + t +
+                                                       "\" is inside the denied path \"" + d + "\"");
+          }
+        }
+      }
       Seen s = Access(t);
       PathInfo i = fs_.Stat(t);
       if (i.exists && (s == Seen::kReadOnly || s == Seen::kWritable)) {
@@ -253,6 +267,32 @@ class Planner {
       Add(std::move(op));
     }
     return Ok();
+  }
+
+  // mount_plan.h: pins every writable directory between a mount and the mount that contains it.
+  // Walking up from each mount's parent, a directory that is itself a mount ends the walk (its
+  // own walk covers what is above it).
+  void AddPins() {
+    std::vector<std::string> pins;
+    auto is_mount = [&](const std::string& a) {
+      for (const auto& op : out_.ops) {
+        if (op.path == a) return true;
+      }
+      return std::find(pins.begin(), pins.end(), a) != pins.end();
+    };
+    const size_t n = out_.ops.size();
+    for (size_t i = 0; i < n; ++i) {
+      std::string a = out_.ops[i].path;
+      while (a != "/") {
+        a = fs::path(a).parent_path().string();
+        if (is_mount(a)) break;
+        if (Access(a) != Seen::kWritable) continue;
+        PathInfo info = fs_.Stat(a);
+        if (!info.exists || !info.is_dir || info.is_symlink) continue;
+        pins.push_back(a);
+      }
+    }
+    for (auto& p : pins) Add(Op(MountKind::kPin, std::move(p), true));
   }
 
   void AddTree(MountKind k, const std::string& p, bool is_dir) { Add(Op(k, p, is_dir)); }

@@ -24,6 +24,7 @@ enum class MountKind : uint8_t {
   kDenyFile,       // an empty, mode 000 file from the staging tmpfs, bound read-only on top
   kMirror,         // a tmpfs on `path` re-populated with its entries (see below)
   kSecret,         // a copy of a delivered memfd, bound read-only at `path`
+  kPin,            // rbind a directory of a writable tree onto itself (see below)
 };
 std::string_view MountKindName(MountKind k);
 
@@ -43,6 +44,12 @@ std::string_view MountKindName(MountKind k);
 // then "mirrored": a tmpfs on A holding, for every entry A has, a mount point with the host
 // entry bound back (read-only unless A is writable inside) or the same symbolic link, plus the
 // directories leading to T. The mirror is made read-only once T's mount point exists.
+// The kernel refuses to rename or remove a mount point (EBUSY) but not its parent: renaming a
+// parent directory would carry a protected path's mount away and free its name for a new file
+// on the host (`mv .git g && mkdir -p .git/hooks`). Every directory of a writable tree on the
+// way from the tree's root down to another mount (a protected, frozen, denied, mirrored or
+// secret path, or a nested tree) is therefore "pinned": bound onto itself as it is, writable,
+// so that it cannot be renamed, exchanged or removed during the run.
 struct MirrorEntry {
   std::string name;
   enum class Type : uint8_t { kDir, kFile, kLink } type = MirrorEntry::Type::kFile;

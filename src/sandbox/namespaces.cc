@@ -116,6 +116,7 @@ size_t SourceSlots(const MountOp& op) {
     case MountKind::kBindReadOnly:
     case MountKind::kBindWritable:
     case MountKind::kProtect:
+    case MountKind::kPin:
     case MountKind::kSecret: return 1;
     case MountKind::kFreeze: return 1 + op.writable_entries.size();
     case MountKind::kMirror: return op.mirror.size();

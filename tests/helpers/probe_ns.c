@@ -7,6 +7,9 @@
  *   write PATH             create/truncate PATH and write to it
  *   read PATH              read PATH (a file) or list it (a directory)
  *   mkdir PATH             create a directory
+ *   rename FROM TO         rename(2)
+ *   exchange A B           renameat2(RENAME_EXCHANGE)
+ *   rmdir PATH             remove a directory
  *   connect IP PORT        TCP connect
  *   loopback               listen on 127.0.0.1 and connect to it
  *   detach                 setsid + double fork; the grandchild prints "grandchild" and sleeps;
@@ -132,6 +135,11 @@ int main(int argc, char** argv) {
     return report(ok);
   }
   if (!strcmp(mode, "mkdir") && argc == 3) return report(mkdir(argv[2], 0755) == 0);
+  if (!strcmp(mode, "rename") && argc == 4) return report(rename(argv[2], argv[3]) == 0);
+  if (!strcmp(mode, "exchange") && argc == 4) {
+    return report(renameat2(AT_FDCWD, argv[2], AT_FDCWD, argv[3], RENAME_EXCHANGE) == 0);
+  }
+  if (!strcmp(mode, "rmdir") && argc == 3) return report(rmdir(argv[2]) == 0);
   if (!strcmp(mode, "connect") && argc == 4) {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {0};

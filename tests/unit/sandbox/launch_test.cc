@@ -293,6 +293,40 @@ TEST(SandboxLaunchTest, JitsecHiddenPathsAreUnreadableAndReadonlyPathsUnwritable
   EXPECT_FALSE(fs::exists(s.ws / "policy.yaml"));
 }
 
+// The kernel refuses to rename a mount point but not its parent: renaming .git (or ~/.config)
+// would carry the read-only mounts away and free the names for new files on the host. Every
+// directory above a protected path in a writable tree is pinned (mount_plan.h).
+TEST(SandboxLaunchTest, ProtectedPathsSurviveRenamingTheirParents) {
+  SKIP_UNLESS_SANDBOX();
+  Sandbox s;
+  fs::create_directories(s.ws / "cfg" / "jitsec");
+  WriteTextFile(s.ws / "cfg" / "jitsec" / "policy.yaml", "version: 1\n", 0644);
+  fs::create_directories(s.ws / "data" / "jitsec" / "store");
+  WriteTextFile(s.ws / "data" / "jitsec" / "store" / "k", "k\n", 0644);
+  s.inputs.jitsec_readonly = {s.ws / "cfg" / "jitsec"};
+  s.inputs.jitsec_hidden = {s.ws / "data" / "jitsec" / "store"};
+  for (const char* dir : {".git", "cfg", "data", "data/jitsec"}) {
+    SCOPED_TRACE(dir);
+    fs::path d = s.ws / dir;
+    fs::path spare = d.parent_path() / "spare";
+    fs::create_directories(spare);
+    EXPECT_EQ(s.Probe({"rename", d.string(), (d.parent_path() / "moved").string()}).out,
+              "EBUSY\n");
+    EXPECT_EQ(s.Probe({"exchange", d.string(), spare.string()}).out, "EBUSY\n");
+    EXPECT_EQ(s.Probe({"rmdir", d.string()}).out, "EBUSY\n");
+    EXPECT_FALSE(fs::exists(d.parent_path() / "moved"));
+  }
+  EXPECT_EQ(jitsec::testing::ReadTextFile(s.ws / ".git/config"), "[core]\n");
+  EXPECT_EQ(jitsec::testing::ReadTextFile(s.ws / "cfg/jitsec/policy.yaml"), "version: 1\n");
+  EXPECT_TRUE(fs::is_directory(s.ws / ".git/hooks"));
+  // Renames elsewhere in the tree, and of the pinned directories' other entries, still work.
+  EXPECT_EQ(s.Probe({"rename", (s.ws / "spare").string(), (s.ws / "spare2").string()}).out,
+            "ok\n");
+  EXPECT_EQ(s.Probe({"rename", (s.ws / ".git/HEAD").string(), (s.ws / ".git/HEAD2").string()}).out,
+            "ok\n");
+  EXPECT_TRUE(fs::exists(s.ws / ".git/HEAD2"));
+}
+
 TEST(SandboxLaunchTest, SymlinkPlantedInTheWorkspaceIsRefused) {
   SKIP_UNLESS_SANDBOX();
   Sandbox s;

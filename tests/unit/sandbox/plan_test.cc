@@ -262,6 +262,8 @@ TEST(SandboxMountPlanTest, OrdersByDepthWithOverlaysAfterTrees) {
                          "writable /home/ann/proj",
                          // ~/.ssh is not writable but still readable: hidden.
                          "denied directory /home/ann/.ssh",
+                         // .git holds protected paths: it cannot be renamed away.
+                         "pinned /home/ann/proj/.git",
                          "denied file /home/ann/proj/.env",
                          "protected /home/ann/proj/.git/hooks",
                          "protected /home/ann/proj/.git/config",
@@ -285,6 +287,7 @@ TEST(SandboxMountPlanTest, SkipsProtectsOutsideWritableTreesAndMissingTrees) {
                          "read-only /",
                          "private tmpfs /tmp",
                          "writable /home/ann/proj",
+                         "pinned /home/ann/proj/.git",
                          "protected /home/ann/proj/.git/hooks",
                          "protected /home/ann/proj/.git/config",
                      }));
@@ -337,6 +340,7 @@ TEST(SandboxMountPlanTest, CanonicalisesLinksAboveTheWorkspace) {
                          "read-only /",
                          "private tmpfs /tmp",
                          "writable /home/ann/proj",
+                         "pinned /home/ann/proj/.git",
                          "protected /home/ann/proj/.git/hooks",
                          "protected /home/ann/proj/.git/config",
                      }));
@@ -376,6 +380,7 @@ TEST(SandboxMountPlanTest, SecretMountBelowAMissingDirectoryMirrorsItsNearestAnc
                          "writable /home/ann/proj",
                          "secret file /run/secrets/db",
                          "secret file /tmp/x/tok",
+                         "pinned /home/ann/proj/.git",
                          "protected /home/ann/proj/.git/hooks",
                          "protected /home/ann/proj/.git/config",
                      }));
@@ -401,6 +406,100 @@ TEST(SandboxMountPlanTest, SecretMountOnADirectoryIsRefused) {
   ASSERT_FALSE(m);
   EXPECT_EQ(m.error().message(),
             "file delivery path \"/home/ann/proj/src\" is a directory or a symbolic link");
+}
+
+// The kernel refuses to rename a mount point but not its parent: every directory between a
+// writable tree and a mount inside it is pinned, so that `mv .config x && mkdir -p
+// .config/jitsec` cannot put a new policy where the read-only one was.
+TEST(SandboxMountPlanTest, PinsEveryWritableDirectoryAboveAMountInAWritableTree) {
+  FakePaths f = Workspace();
+  for (const char* d : {"/home/ann/.config", "/home/ann/.config/jitsec", "/home/ann/.local",
+                        "/home/ann/.local/share", "/home/ann/.local/share/jitsec",
+                        "/home/ann/.local/share/jitsec/store", "/home/ann/proj/build",
+                        "/home/ann/proj/build/gen"}) {
+    f.Dir(d);
+  }
+  PlanInputs in = Inputs();
+  in.workspace = "/home/ann";  // the home directory is the writable tree
+  in.jitsec_readonly = {"/home/ann/.config/jitsec"};
+  in.jitsec_hidden = {"/home/ann/.local/share/jitsec/store"};
+  policy::SandboxConfig c;
+  c.write = {".", "/tmp", "~/proj/build/gen"};
+  c.read = {"/", "~/proj/src"};
+  c.protect = {"proj/.git/hooks"};
+  c.protect_explicit = true;
+  auto plan = BuildPlan(c, in, FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann",
+                         "pinned /home/ann/proj",
+                         "pinned /home/ann/.config",
+                         "pinned /home/ann/.local",
+                         "read-only /home/ann/proj/src",
+                         "pinned /home/ann/proj/build",
+                         "pinned /home/ann/proj/.git",
+                         "pinned /home/ann/.local/share",
+                         "protected /home/ann/.config/jitsec",
+                         "writable /home/ann/proj/build/gen",
+                         "pinned /home/ann/.local/share/jitsec",
+                         "protected /home/ann/proj/.git/hooks",
+                         "denied directory /home/ann/.local/share/jitsec/store",
+                     }));
+}
+
+// Nothing above a mount in a read-only tree can be renamed anyway: no pins there.
+TEST(SandboxMountPlanTest, PinsNothingOutsideWritableTrees) {
+  FakePaths f = Workspace();
+  f.Dir("/home/ann/.config");
+  f.Dir("/home/ann/.config/jitsec");
+  PlanInputs in = Inputs();
+  in.jitsec_hidden = {"/home/ann/.config/jitsec"};
+  policy::SandboxConfig c;
+  c.protect = {};
+  c.protect_explicit = true;
+  auto plan = BuildPlan(c, in, FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann/proj",
+                         "denied directory /home/ann/.config/jitsec",
+                     }));
+}
+
+// A delivery inside a denied tree would expose the tree (its mirror lists the host entries).
+TEST(SandboxMountPlanTest, RefusesADeliveryInsideADeniedTree) {
+  for (const char* target : {"/home/ann/.ssh/deploy_key", "/home/ann/.ssh"}) {
+    FakePaths f = Workspace();
+    f.File("/home/ann/.ssh/id_ed25519");
+    PlanInputs in = Inputs();
+    in.secret_mounts = {{target, 4}};
+    policy::SandboxConfig c;
+    c.deny = {"~/.ssh"};
+    auto plan = BuildPlan(c, in, FullKernel());
+    ASSERT_TRUE(plan);
+    auto m = BuildMountPlan(*plan, f);
+    ASSERT_FALSE(m) << target;
+    EXPECT_EQ(m.error().code(), ErrorCode::kPolicyInvalid);
+    EXPECT_EQ(m.error().message(), "file delivery path \"" + std::string(target) +
+                                       "\" is inside the denied path \"/home/ann/.ssh\"");
+  }
+  FakePaths f = Workspace();
+  PlanInputs in = Inputs();
+  in.jitsec_hidden = {"/home/ann/proj/.store"};
+  in.secret_mounts = {{"/home/ann/proj/.store/k", 4}};
+  auto plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_TRUE(plan);
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error().message(), "file delivery path \"/home/ann/proj/.store/k\" is inside the "
+                                 "denied path \"/home/ann/proj/.store\"");
 }
 
 }  // namespace
