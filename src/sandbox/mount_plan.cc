@@ -133,13 +133,13 @@ class Planner {
     }
     // 3. Overlays on existing paths first (they decide what is writable), then the freezes.
     std::vector<std::pair<std::string, bool>> missing;  // path, is a protect (else a deny)
-    for (const auto* list : {&plan_.protect, &plan_.jitsec_readonly}) {
+    for (const auto* list : {&plan_.protect, &plan_.jitsec_readonly, &plan_.shell_startup}) {
       for (const auto& raw : *list) {
         JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
         if (Access(p) != Seen::kWritable) continue;  // already read-only, private or invisible
         PathInfo i = fs_.Stat(p);
         if (!i.exists) {
-          missing.emplace_back(p, true);
+          if (list != &plan_.shell_startup) missing.emplace_back(p, true);
           continue;
         }
         Add(Op(MountKind::kProtect, p, i.is_dir));

@@ -237,6 +237,7 @@ nlohmann::json SandboxPlan::ToJson() const {
       {"secret_mounts", mounts},
       {"jitsec_readonly", PathList(jitsec_readonly)},
       {"jitsec_hidden", PathList(jitsec_hidden)},
+      {"shell_startup", PathList(shell_startup)},
       {"landlock_abi", landlock_abi},
       {"seccomp", seccomp},
       {"warnings", warnings},
@@ -285,6 +286,9 @@ Result<SandboxPlan> BuildPlan(const policy::SandboxConfig& config, const PlanInp
   } else {
     plan.warnings.push_back("the workspace is not a git repository: the default protect entries "
                             "(.git/hooks, .git/config) do not apply");
+  }
+  if (!inputs.home.empty() && inputs.home.is_absolute()) {
+    for (const char* name : kShellStartupFiles) plan.shell_startup.push_back(inputs.home / name);
   }
   plan.jitsec_readonly = NormaliseAll(inputs.jitsec_readonly);
   plan.jitsec_hidden = NormaliseAll(inputs.jitsec_hidden);

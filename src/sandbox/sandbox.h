@@ -94,6 +94,12 @@ struct PlanInputs {
   bool workspace_has_dot_git = true;
 };
 
+// Files a shell reads and runs at its next start, relative to the home directory.
+inline constexpr const char* kShellStartupFiles[] = {
+    ".bashrc", ".bash_profile", ".bash_login", ".bash_logout", ".profile",  ".zshenv",
+    ".zprofile", ".zshrc", ".zlogin", ".zlogout", ".config/fish", ".kshrc", ".mkshrc",
+};
+
 struct SandboxPlan {
   bool enabled = true;
   policy::Network network = policy::Network::kNone;
@@ -104,6 +110,10 @@ struct SandboxPlan {
   std::vector<PlanInputs::SecretMount> secret_mounts;
   std::vector<std::filesystem::path> jitsec_readonly;
   std::vector<std::filesystem::path> jitsec_hidden;
+  // The caller's shell start-up files (kShellStartupFiles below the home directory): read-only
+  // where they exist, whatever the task's `protect:` says. One that does not exist is not
+  // frozen (that would freeze the home directory): SECURITY.md says so.
+  std::vector<std::filesystem::path> shell_startup;
   // What will be enforced given the kernel (filled by BuildPlan).
   int landlock_abi = 0;
   bool seccomp = true;

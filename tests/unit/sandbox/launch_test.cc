@@ -327,6 +327,20 @@ TEST(SandboxLaunchTest, ProtectedPathsSurviveRenamingTheirParents) {
   EXPECT_TRUE(fs::exists(s.ws / ".git/HEAD2"));
 }
 
+TEST(SandboxLaunchTest, ShellStartupFilesAreReadOnlyInAWritableHome) {
+  SKIP_UNLESS_SANDBOX();
+  Sandbox s;
+  s.inputs.home = s.ws;  // the home directory is the writable workspace
+  WriteTextFile(s.ws / ".bashrc", "# rc\n", 0644);
+  fs::create_directories(s.ws / ".config" / "fish");
+  EXPECT_EQ(s.Probe({"write", (s.ws / ".bashrc").string()}).out, "EROFS\n");
+  EXPECT_EQ(s.Probe({"write", (s.ws / ".config/fish/config.fish").string()}).out, "EROFS\n");
+  EXPECT_EQ(s.Probe({"rename", (s.ws / ".bashrc").string(), (s.ws / "x").string()}).out,
+            "EBUSY\n");
+  EXPECT_EQ(jitsec::testing::ReadTextFile(s.ws / ".bashrc"), "# rc\n");
+  EXPECT_FALSE(fs::exists(s.ws / ".config/fish/config.fish"));
+}
+
 TEST(SandboxLaunchTest, SymlinkPlantedInTheWorkspaceIsRefused) {
   SKIP_UNLESS_SANDBOX();
   Sandbox s;

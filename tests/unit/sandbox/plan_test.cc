@@ -502,5 +502,43 @@ TEST(SandboxMountPlanTest, RefusesADeliveryInsideADeniedTree) {
                                  "denied path \"/home/ann/proj/.store\"");
 }
 
+// security.md: shell rc files are protected paths. Those that exist are read-only wherever the
+// home directory is writable, whatever the task's protect list; a missing one is not frozen
+// (that would freeze the home directory itself).
+TEST(SandboxMountPlanTest, ProtectsExistingShellStartupFilesInAWritableHome) {
+  FakePaths f = Workspace();
+  f.File("/home/ann/.bashrc");
+  f.File("/home/ann/.profile");
+  f.Dir("/home/ann/.config");
+  f.Dir("/home/ann/.config/fish");
+  PlanInputs in = Inputs();
+  in.workspace = "/home/ann";
+  policy::SandboxConfig c;
+  c.protect = {};
+  c.protect_explicit = true;
+  auto plan = BuildPlan(c, in, FullKernel());
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(plan->shell_startup.size(), std::size(kShellStartupFiles));
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann",
+                         "pinned /home/ann/.config",
+                         "protected /home/ann/.bashrc",
+                         "protected /home/ann/.profile",
+                         "protected /home/ann/.config/fish",
+                     }));
+  EXPECT_TRUE(m->warnings.empty());
+  // With the home directory read-only (the default workspace below it), nothing to mount.
+  auto plan2 = BuildPlan(c, Inputs(), FullKernel());
+  ASSERT_TRUE(plan2);
+  auto m2 = BuildMountPlan(*plan2, f);
+  ASSERT_TRUE(m2);
+  EXPECT_EQ(Ops(*m2), (std::vector<std::string>{"read-only /", "private tmpfs /tmp",
+                                                 "writable /home/ann/proj"}));
+}
+
 }  // namespace
 }  // namespace jitsec::sandbox
