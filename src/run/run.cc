@@ -531,15 +531,26 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     out_r.reset(p1[0]);
     out_w.reset(p1[1]);
   }
-  if (masking && !term.stderr_on_pty) {
+  if ((masking || term.stderr_via_pipe) && !term.stderr_on_pty) {
     int p2[2];
     if (::pipe2(p2, O_CLOEXEC) != 0) return revoke_and(Error::FromErrno(ErrorCode::kInternal, "pipe2"));
     err_r.reset(p2[0]);
     err_w.reset(p2[1]);
   }
-  const int child_in = dp->stdin_memfd ? dp->stdin_memfd.get() : term.stdin_on_pty ? pty.slave.get() : 0;
+  UniqueFd in_r, in_w;
+  if (term.stdin_via_pipe) {
+    int p3[2];
+    if (::pipe2(p3, O_CLOEXEC) != 0) return revoke_and(Error::FromErrno(ErrorCode::kInternal, "pipe2"));
+    in_r.reset(p3[0]);
+    in_w.reset(p3[1]);
+    ::fcntl(in_w.get(), F_SETFL, O_NONBLOCK);  // Supervise never blocks on a full pipe
+  }
+  const int child_in = dp->stdin_memfd ? dp->stdin_memfd.get()
+                       : term.stdin_on_pty ? pty.slave.get()
+                       : in_r           ? in_r.get()
+                                        : 0;
   const int child_out = term.use_pty ? pty.slave.get() : masking ? out_w.get() : 1;
-  const int child_err = term.stderr_on_pty ? pty.slave.get() : masking ? err_w.get() : 2;
+  const int child_err = term.stderr_on_pty ? pty.slave.get() : err_w ? err_w.get() : 2;
   spec.fds.push_back({child_in, 0});
   spec.fds.push_back({child_out, 1});
   spec.fds.push_back({child_err, 2});
@@ -561,6 +572,8 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   WipeStrings(spec.envp);
   out_w.reset();
   err_w.reset();
+  in_r.reset();
+  if (!term.relay_stdin) in_w.reset();  // a background jitsec: the command reads end of file
   pty.slave.reset();  // the master reads EOF (EIO) once the command's side is closed
   dp->files.clear();  // the child holds its own copies now
   dp->stdin_memfd.reset();
@@ -580,7 +593,8 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   sopt.child_stdout = std::move(out_r);
   sopt.child_stderr = std::move(err_r);
   sopt.pty_master = std::move(pty.master);
-  sopt.stdin_relay_fd = raw.active() ? 0 : -1;
+  sopt.stdin_relay_fd = raw.active() || (in_w && term.relay_stdin) ? 0 : -1;
+  sopt.stdin_pipe = std::move(in_w);
   sopt.patterns = masking ? patterns : nullptr;
   sopt.sandboxed = task.sandbox.enabled;
   auto status = supervise::Supervise(*launched, signal_fd.get(), sopt);
@@ -620,6 +634,29 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   if (!o.caller_exits_next || !task.sandbox.enabled) supervise::ReapLaunched(*launched);
   if (!status) return Fail(std::move(status).error());
   return status->ExitCode();
+}
+
+// Warnings for the plan's write trees that do not exist: the sandbox skips them (no mount, no
+// Landlock rule, nothing made on the host). One inside another, existing write tree stays
+// writable through it; one below the private /tmp only inside the run.
+static std::vector<std::string> MissingWriteWarnings(const sandbox::SandboxPlan& plan) {
+  auto below = [](const fs::path& p, const fs::path& tree) {
+    return tree == "/" || p.string().rfind(tree.string() + "/", 0) == 0;
+  };
+  std::vector<std::string> out;
+  for (const auto& w : plan.write) {
+    std::error_code ec;
+    if (w == "/tmp" || fs::exists(w, ec)) continue;
+    bool covered = false;
+    for (const auto& o : plan.write) {
+      covered = covered || (o != "/tmp" && below(w, o) && fs::exists(o, ec));
+    }
+    if (covered) continue;
+    std::string head = "sandbox: filesystem.write \"" + w.string() + "\" does not exist: it is skipped";
+    out.push_back(below(w, "/tmp") ? head + ", and what the command creates there stays in its private /tmp"
+                                   : head + ", and the command cannot create it");
+  }
+  return out;
 }
 
 // The effective sandbox for people: one line of layers, then one line per kind of path.
@@ -743,6 +780,7 @@ Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
           } else {
             warnings.push_back("sandbox: " + mounts.error().message());
           }
+          for (auto& w : MissingWriteWarnings(*plan)) warnings.push_back(std::move(w));
         } else {
           sb["error"] = plan.error().message();
           warnings.push_back("sandbox: " + plan.error().message());

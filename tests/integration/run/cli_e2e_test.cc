@@ -22,8 +22,10 @@ class CliE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     repo_ = home_.dir.path() / "repo";
-    fs::create_directories(repo_ / ".git");
+    // What `git init` leaves (the default protect entries exist).
+    fs::create_directories(repo_ / ".git/hooks");
     WriteTextFile(repo_ / ".git/HEAD", "ref: refs/heads/main\n");
+    WriteTextFile(repo_ / ".git/config", "[core]\n\trepositoryformatversion = 0\n");
     cwd_ = repo_;
   }
 
@@ -121,8 +123,6 @@ TEST_F(CliE2ETest, AgentDefaultPolicyLetsACommandCreateAFileInAFreshRepository) 
   JITSEC_SKIP_UNLESS(Feature::kLandlock);
   JITSEC_SKIP_UNLESS(Feature::kSeccomp);
   WritePolicy(ReadTextFile(fs::path(JITSEC_SOURCE_DIR) / "policies/agent-default.yaml"));
-  fs::create_directories(repo_ / ".git/hooks");  // what `git init` leaves
-  WriteTextFile(repo_ / ".git/config", "[core]\n\trepositoryformatversion = 0\n");
   auto e = Jitsec({"explain", "--task", "agent", "--", "touch", "newfile"});
   ASSERT_EQ(e.status, 0) << e.err;
   EXPECT_EQ(e.out.find("does not exist"), std::string::npos) << e.out;
@@ -134,6 +134,45 @@ TEST_F(CliE2ETest, AgentDefaultPolicyLetsACommandCreateAFileInAFreshRepository) 
   r = Jitsec({"run", "--task", "agent", "--", "touch", ".git/hooks/pre-commit"});
   EXPECT_NE(r.status, 0);
   EXPECT_FALSE(fs::exists(repo_ / ".git/hooks/pre-commit"));
+}
+
+// A filesystem.write entry that does not exist is skipped by the sandbox (no mount, no Landlock
+// rule): explain lists it as writable but warns, in text and --json. One inside another write
+// tree is writable through that tree and gets no warning. (The repository here may well be
+// below /tmp, whose private copy does not make the host's paths below it writable.)
+TEST_F(CliE2ETest, ExplainWarnsAboutWriteEntriesThatDoNotExist) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  JITSEC_SKIP_UNLESS(Feature::kLandlock);
+  JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+  WritePolicy("version: 1\n"
+              "tasks:\n"
+              "  t:\n"
+              "    description: test task\n"
+              "    sandbox:\n"
+              "      filesystem:\n"
+              "        write: [/nonexistent-jitsec-test, /tmp, /tmp/not-there-jitsec]\n"
+              "  u:\n"
+              "    description: test task\n"
+              "    sandbox:\n"
+              "      filesystem:\n"
+              "        write: [., ./dist]\n");
+  const std::string warning = "sandbox: filesystem.write \"/nonexistent-jitsec-test\" does not "
+                              "exist: it is skipped, and the command cannot create it";
+  auto e = Jitsec({"explain", "--task", "t"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_NE(e.out.find("warning:     " + warning + "\n"), std::string::npos) << e.out;
+  EXPECT_NE(e.out.find("warning:     sandbox: filesystem.write \"/tmp/not-there-jitsec\" does not exist: it "
+                       "is skipped, and what the command creates there stays in its private /tmp\n"),
+            std::string::npos)
+      << e.out;
+  auto j = Jitsec({"explain", "--json", "--task", "t"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  const auto w = nlohmann::json::parse(j.out)["warnings"];
+  EXPECT_NE(std::find(w.begin(), w.end(), warning), w.end()) << j.out;
+
+  e = Jitsec({"explain", "--task", "u"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(e.out.find("does not exist"), std::string::npos) << e.out;
 }
 
 }  // namespace
