@@ -738,13 +738,18 @@ Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
             dj["form"] = "stdin";
             dj["format"] = std::string(policy::FileFormatName(d.format));
             break;
-          case policy::DeliveryKind::kEnv:
+          case policy::DeliveryKind::kEnv: {
+            // An entry without `field` delivers the provider's first secret field.
+            std::string field = d.field;
+            if (field.empty() && pit != r.policy.providers.end()) {
+              field = std::string(policy::DefaultField(pit->second.type));
+            }
             dj["form"] = "env";
             dj["env"] = d.env;
-            dj["field"] = d.field;
+            dj["field"] = field;
             if (d.unsafe) {
               dj["unsafe"] = true;
-              warnings.push_back("credential " + c.name + ": secret field \"" + d.field +
+              warnings.push_back("credential " + c.name + ": secret field \"" + field +
                                  "\" is put in the environment variable " + d.env +
                                  " (unsafe: true); any process that can read the environment sees it");
               if (task->sandbox.network == policy::Network::kHost || !task->sandbox.enabled) {
@@ -753,6 +758,7 @@ Result<Explanation> Explain(const RunOptions& o, const Environment& env) {
               }
             }
             break;
+          }
         }
         dl.push_back(dj);
       }

@@ -169,8 +169,13 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
     streams[0].fd = ::fcntl(options.pty_master.get(), F_DUPFD_CLOEXEC, 0);
     if (streams[0].fd < 0) return FailErrno(ErrorCode::kInternal, "dup pty master");
   }
-  int relay_in = options.pty_master ? options.stdin_relay_fd : -1;
-  std::string pending_in;  // keystrokes read but not yet accepted by the pty
+  const int relay_to = options.pty_master ? options.pty_master.get() : options.stdin_pipe.get();
+  int relay_in = relay_to >= 0 ? options.stdin_relay_fd : -1;
+  std::string pending_in;  // keystrokes read but not yet accepted by the pty or pipe
+  auto stop_relay = [&] {
+    relay_in = -1;
+    options.stdin_pipe.reset();  // the command reads end of file
+  };
   for (auto& s : streams) {
     if (s.fd >= 0) {
       ::fcntl(s.fd, F_SETFL, ::fcntl(s.fd, F_GETFL) | O_NONBLOCK);
@@ -200,10 +205,9 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
       }
     }
     int idx_in = -1;
-    if (relay_in >= 0 && streams[0].open()) {
+    if (relay_in >= 0 && (!options.pty_master || streams[0].open())) {
       idx_in = int(n);
-      pfds[n++] = pending_in.empty() ? pollfd{relay_in, POLLIN, 0}
-                                     : pollfd{options.pty_master.get(), POLLOUT, 0};
+      pfds[n++] = pending_in.empty() ? pollfd{relay_in, POLLIN, 0} : pollfd{relay_to, POLLOUT, 0};
     }
     int idx_sig = int(n);
     pfds[n++] = {signal_fd, POLLIN, 0};
@@ -240,16 +244,17 @@ Result<ExitStatus> Supervise(sandbox::Launched& child, int signal_fd, Options& o
           pending_in.assign(in, size_t(got));
           explicit_bzero(in, sizeof in);  // keystrokes may be a password typed at a prompt
         } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-          relay_in = -1;  // the caller's terminal is gone: the command sees no more input
+          stop_relay();  // end of the caller's input: the command sees no more
         }
       }
       if (!pending_in.empty()) {
-        ssize_t put = ::write(options.pty_master.get(), pending_in.data(), pending_in.size());
+        ssize_t put = ::write(relay_to, pending_in.data(), pending_in.size());
         if (put > 0) {
           pending_in.erase(0, size_t(put));
         } else if (put < 0 && errno != EINTR && errno != EAGAIN) {
+          explicit_bzero(pending_in.data(), pending_in.size());
           pending_in.clear();
-          relay_in = -1;
+          stop_relay();  // the command closed its stdin (EPIPE)
         }
       }
     }

@@ -53,6 +53,9 @@ struct Options {
   // The caller's terminal to relay keystrokes from into the pty (-1: none). Never made
   // non-blocking: its file description is shared with the caller's shell.
   int stdin_relay_fd = -1;
+  // Without a pty: the write end of the command's stdin pipe that stdin_relay_fd is relayed
+  // into (TerminalPlan::stdin_via_pipe); closed when the caller's input ends.
+  UniqueFd stdin_pipe;
   std::shared_ptr<const mask::PatternSet> patterns;  // null: no masking
   // True when the child is the sandbox init, which kills the whole namespace itself; false for
   // a plain child, whose process group jitsec kills once the command has exited.

@@ -58,9 +58,14 @@ bool CommandGetsTerminal() { return ::isatty(STDOUT_FILENO) == 1; }
 TerminalPlan PlanTerminal(bool stdin_taken) {
   TerminalPlan p;
   p.use_pty = CommandGetsTerminal();
-  if (!p.use_pty) return p;
-  p.stderr_on_pty = ::isatty(STDERR_FILENO) == 1;
   bool stdin_tty = !stdin_taken && ::isatty(STDIN_FILENO) == 1;
+  if (!p.use_pty) {
+    p.stdin_via_pipe = stdin_tty;
+    p.relay_stdin = stdin_tty && InForeground(STDIN_FILENO);
+    p.stderr_via_pipe = ::isatty(STDERR_FILENO) == 1;
+    return p;
+  }
+  p.stderr_on_pty = ::isatty(STDERR_FILENO) == 1;
   p.raw_mode = stdin_tty && InForeground(STDIN_FILENO);
   // Keystrokes are relayed only when jitsec may read the terminal; a background jitsec gives
   // the command the pty as stdin all the same (it reads nothing there, as a background job

@@ -22,6 +22,13 @@ struct TerminalPlan {
   // jitsec is in the terminal's foreground process group, so it may switch the caller's
   // terminal to raw mode and read from it (a background job must not: SIGTTIN/SIGTTOU).
   bool raw_mode = false;
+  // No pty, but the caller's stdin (stderr) is a terminal: the command gets a pipe instead,
+  // never the caller's terminal itself (whose descriptor would let it reconfigure that terminal
+  // and write to it unmasked). stdin is relayed into its pipe only when jitsec is in the
+  // terminal's foreground (relay_stdin); a background jitsec gives the command end of file.
+  bool stdin_via_pipe = false;
+  bool relay_stdin = false;
+  bool stderr_via_pipe = false;
 };
 
 // Whether the command gets a pty: the caller's stdout is a terminal (TerminalPlan::use_pty; known

@@ -34,12 +34,15 @@ class TerminalSession {
     if (master_ >= 0) ::close(master_);
     if (slave_ >= 0) ::close(slave_);
     if (err_r_ >= 0) ::close(err_r_);
+    if (out_r_ >= 0) ::close(out_r_);
   }
 
   // Starts jitsec with `args` on a fresh pty of rows x cols. With `stderr_to_pipe` jitsec's
-  // stderr is a pipe (read with StderrText) instead of the terminal.
+  // stderr is a pipe (read with StderrText) instead of the terminal; `stdout_to_pipe` the same
+  // for stdout (StdoutText), as in `jitsec run ... | tee log`.
   void Start(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-             const fs::path& cwd, int rows = 40, int cols = 100, bool stderr_to_pipe = false) {
+             const fs::path& cwd, int rows = 40, int cols = 100, bool stderr_to_pipe = false,
+             bool stdout_to_pipe = false) {
     master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     ASSERT_GE(master_, 0) << std::strerror(errno);
     ASSERT_EQ(::grantpt(master_), 0);
@@ -51,6 +54,10 @@ class TerminalSession {
     int errp[2] = {-1, -1};
     if (stderr_to_pipe) {
       ASSERT_EQ(::pipe2(errp, O_CLOEXEC), 0);
+    }
+    int outp[2] = {-1, -1};
+    if (stdout_to_pipe) {
+      ASSERT_EQ(::pipe2(outp, O_CLOEXEC), 0);
     }
 
     std::vector<std::string> argv = {JitsecBinary()};
@@ -69,7 +76,7 @@ class TerminalSession {
       ::setsid();
       if (::ioctl(slave_, TIOCSCTTY, 0) != 0) ::_exit(120);
       ::dup2(slave_, 0);
-      ::dup2(slave_, 1);
+      ::dup2(stdout_to_pipe ? outp[1] : slave_, 1);
       ::dup2(stderr_to_pipe ? errp[1] : slave_, 2);
       if (::chdir(cwd.c_str()) != 0) ::_exit(121);
       ::execve(av[0], av.data(), ev.data());
@@ -78,6 +85,10 @@ class TerminalSession {
     if (stderr_to_pipe) {
       ::close(errp[1]);
       err_r_ = errp[0];
+    }
+    if (stdout_to_pipe) {
+      ::close(outp[1]);
+      out_r_ = outp[0];
     }
   }
 
@@ -129,13 +140,8 @@ class TerminalSession {
   const struct termios& initial() const { return initial_; }
   pid_t pid() const { return pid_; }
   const std::string& screen() const { return screen_; }
-  std::string StderrText() {
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(err_r_, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-    return out;
-  }
+  std::string StderrText() { return ReadAll(err_r_); }
+  std::string StdoutText() { return ReadAll(out_r_); }
 
  private:
   bool ReadSome(int timeout_ms) {
@@ -150,7 +156,16 @@ class TerminalSession {
 
   int master_ = -1;
   int slave_ = -1;
+  static std::string ReadAll(int fd) {
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
+    return out;
+  }
+
   int err_r_ = -1;
+  int out_r_ = -1;
   pid_t pid_ = -1;
   struct termios initial_ {};
   std::string screen_;
@@ -252,6 +267,28 @@ TEST_P(PtyTest, TtynameFindsTheCommandsTerminal) {
   if (GetParam()) {  // the sandbox's devpts is a new instance: its first pty
     EXPECT_NE(t.screen().find("name0=/dev/pts/0\r\n"), std::string::npos) << t.screen();
   }
+}
+
+// With stdout piped (`jitsec run ... | tee log`) the command gets no pty, and it must not get
+// the caller's terminal on stdin or stderr either: through it, it could reconfigure that
+// terminal and write a secret to it unmasked. Keystrokes still reach it, through a pipe.
+TEST_P(PtyTest, WithStdoutPipedTheCommandNeverGetsTheCallersTerminal) {
+  TerminalSession t;
+  t.Start(Run({"/bin/sh", "-c",
+               "[ -t 0 ] && echo stdin-is-a-tty; [ -t 2 ] && echo stderr-is-a-tty;"
+               " stty -echo <&0 2>/dev/null && echo stty-worked;"
+               " cat \"$TOKEN_FILE\" >&0 2>/dev/null && echo wrote-to-stdin;"
+               " cat \"$TOKEN_FILE\" >&2; echo >&2;"
+               " read line; echo got:$line; read more || echo eof"}),
+          Env(), workspace_, 40, 100, /*stderr_to_pipe=*/false, /*stdout_to_pipe=*/true);
+  t.Type("hello\n");
+  t.Type("\x04");  // ^D: end of input, which the command sees as end of file
+  ASSERT_EQ(t.Wait(), 0) << t.screen();
+  EXPECT_EQ(t.StdoutText(), "got:hello\neof\n");
+  // stderr reached the terminal through jitsec, masked.
+  EXPECT_NE(t.screen().find("***"), std::string::npos) << t.screen();
+  ExpectNoLeak(t.screen());
+  EXPECT_TRUE(SameModes(t.Modes(), t.initial()));
 }
 
 TEST_P(PtyTest, SecretAndItsEncodingsAreMaskedOnTheTerminal) {
