@@ -855,7 +855,10 @@ class Parser {
                                 if (!l) return;
                                 if (fk == "read") sb.read = std::move(*l);
                                 if (fk == "write") sb.write = std::move(*l);
-                                if (fk == "deny") sb.deny = std::move(*l);
+                                if (fk == "deny") {
+                                  sb.deny = std::move(*l);
+                                  sb.deny_explicit = true;
+                                }
                               });
                  }
                });

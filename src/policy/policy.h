@@ -94,13 +94,27 @@ struct Credential {
 
 enum class Network : uint8_t { kNone, kHost };
 
+// `filesystem.deny` when a task does not write one: where they exist, the usual stores of
+// long-lived credentials in the home directory and the host's service sockets (a socket
+// reached through the file system is not cut off by a network namespace: the session bus or
+// docker's socket would let a command start a process outside the sandbox).
+inline constexpr const char* kDefaultDeny[] = {
+    "~/.ssh",          "~/.gnupg",          "~/.aws",           "~/.azure",
+    "~/.config/gcloud", "~/.config/gh",     "~/.docker",        "~/.kube",
+    "~/.netrc",        "~/.npmrc",          "~/.pypirc",        "~/.pgpass",
+    "~/.git-credentials", "~/.password-store", "~/.vault-token", "~/.local/share/keyrings",
+    "/run/user",       "/run/dbus",         "/run/docker.sock", "/var/run/docker.sock",
+    "/run/containerd", "/run/podman",       "/run/snapd.socket", "/run/snapd-snap.socket",
+};
+
 struct SandboxConfig {
   bool enabled = true;
   bool enabled_explicit = false;  // the task said `enabled:` itself
   Network network = Network::kNone;
   std::vector<std::string> read{"/"};
   std::vector<std::string> write{".", "/tmp"};
-  std::vector<std::string> deny;
+  std::vector<std::string> deny;  // as written; without `deny:` kDefaultDeny applies instead
+  bool deny_explicit = false;      // the task said `filesystem.deny:` itself
   std::vector<std::string> protect{".git/hooks", ".git/config"};
   bool protect_explicit = false;  // the task said `protect:` itself (else the default above)
 };

@@ -71,7 +71,7 @@ constexpr std::array kSchema = {
   SchemaKey{"tasks.*.sandbox.filesystem", "map", "", "file system access"},
   SchemaKey{"tasks.*.sandbox.filesystem.read", "list<path>", "[/]", "readable trees"},
   SchemaKey{"tasks.*.sandbox.filesystem.write", "list<path>", "[., /tmp]", "writable trees; . is the git root or current directory"},
-  SchemaKey{"tasks.*.sandbox.filesystem.deny", "list<path>", "[]", "trees neither readable nor writable"},
+  SchemaKey{"tasks.*.sandbox.filesystem.deny", "list<path>", "credential stores and service sockets", "trees neither readable nor writable"},
   SchemaKey{"tasks.*.sandbox.protect", "list<path>", "[.git/hooks, .git/config]", "stay read-only even inside writable trees"},
 };
 // clang-format on

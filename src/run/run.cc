@@ -681,6 +681,7 @@ static std::string SandboxText(const nlohmann::json& sb) {
   list("read:            ", "read");
   list("write:           ", "write");
   list("denied:          ", "deny");
+  list("denied, default: ", "deny_default");
   list("read-only:       ", "protect");
   list("secret files:    ", "secret_mounts");
   list("jitsec, ro:      ", "jitsec_readonly");

@@ -145,16 +145,22 @@ class Planner {
         Add(Op(MountKind::kProtect, p, i.is_dir));
       }
     }
-    for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden}) {
+    for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden, &plan_.deny_default}) {
       for (const auto& raw : *list) {
         JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
         Seen s = Access(p);
         if (s == Seen::kInvisible || s == Seen::kPrivate) continue;
         PathInfo i = fs_.Stat(p);
         if (!i.exists) {
-          if (s == Seen::kWritable) missing.emplace_back(p, false);
+          if (s == Seen::kWritable && list != &plan_.deny_default) missing.emplace_back(p, false);
           continue;
         }
+        bool dup = false;  // /var/run/docker.sock is /run/docker.sock
+        for (const auto& op : out_.ops) {
+          dup = dup || ((op.kind == MountKind::kDenyDir || op.kind == MountKind::kDenyFile) &&
+                        op.path == p);
+        }
+        if (dup) continue;
         Add(Op(i.is_dir ? MountKind::kDenyDir : MountKind::kDenyFile, p, i.is_dir));
       }
     }
@@ -214,7 +220,7 @@ class Planner {
       std::string t = m.target.string();
       // A delivery inside a denied tree would need that tree's directory made visible (its
       // mount point, or a mirror of its entries): refused, whatever is in it.
-      for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden}) {
+      for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden, &plan_.deny_default}) {
         for (const auto& raw : *list) {
           JITSEC_ASSIGN_OR_RETURN(std::string d, Place(raw));
           if (Within(t, d)) {

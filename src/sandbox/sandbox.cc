@@ -238,6 +238,7 @@ nlohmann::json SandboxPlan::ToJson() const {
       {"jitsec_readonly", PathList(jitsec_readonly)},
       {"jitsec_hidden", PathList(jitsec_hidden)},
       {"shell_startup", PathList(shell_startup)},
+      {"deny_default", PathList(deny_default)},
       {"landlock_abi", landlock_abi},
       {"seccomp", seccomp},
       {"warnings", warnings},
@@ -273,7 +274,27 @@ Result<SandboxPlan> BuildPlan(const policy::SandboxConfig& config, const PlanInp
       plan.read.push_back(std::move(p));
     }
   }
-  JITSEC_ASSIGN_OR_RETURN(plan.deny, ResolveAll(config.deny, inputs, "filesystem.deny"));
+  if (config.deny_explicit || !config.deny.empty()) {
+    JITSEC_ASSIGN_OR_RETURN(plan.deny, ResolveAll(config.deny, inputs, "filesystem.deny"));
+  } else {
+    for (const char* d : policy::kDefaultDeny) {
+      if (d[0] == '~' && (inputs.home.empty() || !inputs.home.is_absolute())) continue;
+      JITSEC_ASSIGN_OR_RETURN(fs::path p, Resolve(d, inputs, "filesystem.deny"));
+      bool holds_delivery = false;
+      for (const auto& m : inputs.secret_mounts) {
+        fs::path t = Normalise(m.target);
+        holds_delivery = holds_delivery || t == p || t.string().starts_with(p.string() + "/");
+      }
+      if (holds_delivery) {
+        plan.warnings.push_back("the default deny entry \"" + p.string() +
+                                "\" is not applied: a credential is delivered inside it");
+        continue;
+      }
+      if (std::find(plan.deny_default.begin(), plan.deny_default.end(), p) == plan.deny_default.end()) {
+        plan.deny_default.push_back(std::move(p));
+      }
+    }
+  }
   // The default entries (.git/hooks, .git/config) protect a repository's hooks and
   // configuration, which git runs and reads on its own. In a workspace that is no repository
   // there is none to protect, and a protected path that does not exist freezes its nearest

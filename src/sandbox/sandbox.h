@@ -114,6 +114,9 @@ struct SandboxPlan {
   // where they exist, whatever the task's `protect:` says. One that does not exist is not
   // frozen (that would freeze the home directory): SECURITY.md says so.
   std::vector<std::filesystem::path> shell_startup;
+  // policy::kDefaultDeny when the task wrote no `deny:`: hidden where they exist (one that
+  // does not is not frozen), less any that holds a `file: {path}` delivery of the task.
+  std::vector<std::filesystem::path> deny_default;
   // What will be enforced given the kernel (filled by BuildPlan).
   int landlock_abi = 0;
   bool seccomp = true;

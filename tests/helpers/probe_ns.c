@@ -11,6 +11,7 @@
  *   exchange A B           renameat2(RENAME_EXCHANGE)
  *   rmdir PATH             remove a directory
  *   connect IP PORT        TCP connect
+ *   unix PATH              connect to a unix stream socket at PATH
  *   loopback               listen on 127.0.0.1 and connect to it
  *   detach                 setsid + double fork; the grandchild prints "grandchild" and sleeps;
  *                          exits once the grandchild has printed
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -146,6 +148,13 @@ int main(int argc, char** argv) {
     a.sin_family = AF_INET;
     a.sin_port = htons((unsigned short)atoi(argv[3]));
     inet_pton(AF_INET, argv[2], &a.sin_addr);
+    return report(connect(s, (struct sockaddr*)&a, sizeof a) == 0);
+  }
+  if (!strcmp(mode, "unix") && argc == 3) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {0};
+    a.sun_family = AF_UNIX;
+    strncpy(a.sun_path, argv[2], sizeof a.sun_path - 1);
     return report(connect(s, (struct sockaddr*)&a, sizeof a) == 0);
   }
   if (!strcmp(mode, "loopback")) {

@@ -36,6 +36,7 @@ TEST(PolicyParseTest, TaskDefaultsFollowTheContract) {
   EXPECT_EQ(t->sandbox.read, std::vector<std::string>{"/"});
   EXPECT_EQ(t->sandbox.write, (std::vector<std::string>{".", "/tmp"}));
   EXPECT_TRUE(t->sandbox.deny.empty());
+  EXPECT_FALSE(t->sandbox.deny_explicit);
   EXPECT_EQ(t->sandbox.protect, (std::vector<std::string>{".git/hooks", ".git/config"}));
   EXPECT_FALSE(t->sandbox.protect_explicit);
   EXPECT_TRUE(p->settings.store.empty());
@@ -65,6 +66,18 @@ TEST(PolicyParseTest, ProtectWrittenOutIsExplicit) {
                          "p.yaml");
     ASSERT_TRUE(p);
     EXPECT_TRUE(p->FindTask("t")->sandbox.protect_explicit);
+  }
+}
+
+// `deny: []` is a list of the task's own: the default deny list (policy::kDefaultDeny) is off.
+TEST(PolicyParseTest, DenyWrittenOutIsExplicit) {
+  for (const char* list : {"[]", "[~/.ssh]"}) {
+    SCOPED_TRACE(list);
+    auto p = ParsePolicy(std::string("version: 1\ntasks:\n  t:\n    description: d\n    sandbox:\n      filesystem:\n        deny: ") +
+                             list + "\n",
+                         "p.yaml");
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->FindTask("t")->sandbox.deny_explicit);
   }
 }
 

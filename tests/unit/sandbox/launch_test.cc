@@ -10,11 +10,13 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -254,6 +256,36 @@ TEST(SandboxLaunchTest, DeniedTreesAreNeitherReadableNorWritable) {
   Outcome w = s.Probe({"write", (s.ws / "secret.txt").string()});
   EXPECT_TRUE(w.out == "EACCES\n" || w.out == "EROFS\n") << w.out;
   EXPECT_EQ(jitsec::testing::ReadTextFile(s.ws / "secret.txt"), "s\n");
+}
+
+// Without a `deny:` of the task's own, credential stores in the home directory and service
+// sockets reached through the file system (a network namespace does not cut those off) are
+// hidden where they exist.
+TEST(SandboxLaunchTest, DefaultDenyHidesCredentialStoresAndServiceSockets) {
+  SKIP_UNLESS_SANDBOX();
+  Sandbox s;
+  fs::path home = s.tmp.path();
+  fs::create_directories(home / ".ssh");
+  WriteTextFile(home / ".ssh" / "id_ed25519", "key\n", 0644);
+  fs::create_directories(home / ".gnupg");
+  int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  struct sockaddr_un a {};
+  a.sun_family = AF_UNIX;
+  std::string sock = (home / ".gnupg" / "S.agent").string();
+  ASSERT_LT(sock.size(), sizeof a.sun_path);
+  std::memcpy(a.sun_path, sock.c_str(), sock.size() + 1);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(listener, 4), 0);
+  ::chmod(sock.c_str(), 0777);
+  ::chmod((home / ".gnupg").c_str(), 0755);
+  EXPECT_EQ(s.Probe({"read", (home / ".ssh/id_ed25519").string()}).out, "EACCES\n");
+  EXPECT_EQ(s.Probe({"unix", sock}).out, "EACCES\n");
+  // A deny list of the task's own replaces the defaults.
+  s.config.deny = {(s.other).string()};
+  EXPECT_EQ(s.Probe({"unix", sock}).out, "ok\n");
+  EXPECT_EQ(s.Probe({"read", (home / ".ssh/id_ed25519").string()}).out, "ok\n");
+  ::close(listener);
 }
 
 TEST(SandboxLaunchTest, ProtectedPathIsReadOnlyInsideAWritableTree) {

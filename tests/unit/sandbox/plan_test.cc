@@ -232,8 +232,7 @@ class FakePaths final : public PathLookup {
 FakePaths Workspace() {
   FakePaths f;
   for (const char* d : {"/", "/tmp", "/home", "/home/ann", "/home/ann/proj",
-                        "/home/ann/proj/.git", "/home/ann/proj/.git/hooks", "/home/ann/.ssh",
-                        "/home/ann/proj/src"}) {
+                        "/home/ann/proj/.git", "/home/ann/proj/.git/hooks", "/home/ann/proj/src"}) {
     f.Dir(d);
   }
   f.File("/home/ann/proj/.git/config");
@@ -250,6 +249,7 @@ std::vector<std::string> Ops(const MountPlan& m) {
 
 TEST(SandboxMountPlanTest, OrdersByDepthWithOverlaysAfterTrees) {
   FakePaths f = Workspace();
+  f.Dir("/home/ann/.ssh");
   policy::SandboxConfig c;
   c.deny = {"~/.ssh", ".env"};
   auto plan = BuildPlan(c, Inputs(), FullKernel());
@@ -477,6 +477,7 @@ TEST(SandboxMountPlanTest, PinsNothingOutsideWritableTrees) {
 TEST(SandboxMountPlanTest, RefusesADeliveryInsideADeniedTree) {
   for (const char* target : {"/home/ann/.ssh/deploy_key", "/home/ann/.ssh"}) {
     FakePaths f = Workspace();
+    f.Dir("/home/ann/.ssh");
     f.File("/home/ann/.ssh/id_ed25519");
     PlanInputs in = Inputs();
     in.secret_mounts = {{target, 4}};
@@ -538,6 +539,57 @@ TEST(SandboxMountPlanTest, ProtectsExistingShellStartupFilesInAWritableHome) {
   ASSERT_TRUE(m2);
   EXPECT_EQ(Ops(*m2), (std::vector<std::string>{"read-only /", "private tmpfs /tmp",
                                                  "writable /home/ann/proj"}));
+}
+
+// Without `deny:` the usual credential stores and host service sockets are hidden where they
+// exist; a missing one freezes nothing (not even in a writable home), one that holds a file
+// delivery of the task is left out with a warning, and a written list replaces them all.
+TEST(SandboxMountPlanTest, DefaultDenyHidesCredentialStoresAndHostSocketsThatExist) {
+  FakePaths f = Workspace();
+  f.Dir("/home/ann/.ssh");
+  f.Dir("/home/ann/.aws");
+  f.File("/home/ann/.netrc");
+  f.Dir("/run");
+  f.Dir("/run/user");
+  f.File("/run/docker.sock");
+  f.Dir("/var");
+  f.Link("/var/run", "/run");
+  PlanInputs in = Inputs();
+  in.workspace = "/home/ann";
+  in.workspace_has_dot_git = false;
+  in.secret_mounts = {{"/home/ann/.aws/credentials", 4}};
+  auto plan = BuildPlan(policy::SandboxConfig{}, in, FullKernel());
+  ASSERT_TRUE(plan);
+  EXPECT_TRUE(plan->deny.empty());
+  EXPECT_EQ(plan->deny_default.size(), std::size(policy::kDefaultDeny) - 1);
+  EXPECT_NE(std::find(plan->warnings.begin(), plan->warnings.end(),
+                      "the default deny entry \"/home/ann/.aws\" is not applied: a credential "
+                      "is delivered inside it"),
+            plan->warnings.end());
+  auto m = BuildMountPlan(*plan, f);
+  ASSERT_TRUE(m) << m.error().message();
+  EXPECT_EQ(Ops(*m), (std::vector<std::string>{
+                         "read-only /",
+                         "private tmpfs /tmp",
+                         "writable /home/ann",
+                         "denied directory /run/user",
+                         "denied file /run/docker.sock",
+                         "denied directory /home/ann/.ssh",
+                         "denied file /home/ann/.netrc",
+                         "mirrored /home/ann/.aws",
+                         "secret file /home/ann/.aws/credentials",
+                     }));
+  EXPECT_TRUE(m->warnings.empty());  // ~/.kube and the rest do not exist: nothing frozen
+  // A written list replaces the defaults; an empty one turns them off.
+  policy::SandboxConfig c;
+  c.deny_explicit = true;
+  in.secret_mounts.clear();
+  auto plan2 = BuildPlan(c, in, FullKernel());
+  ASSERT_TRUE(plan2);
+  EXPECT_TRUE(plan2->deny_default.empty());
+  auto m2 = BuildMountPlan(*plan2, f);
+  ASSERT_TRUE(m2);
+  for (const auto& op : Ops(*m2)) EXPECT_EQ(op.find("denied"), std::string::npos) << op;
 }
 
 }  // namespace
