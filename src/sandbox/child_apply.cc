@@ -986,6 +986,11 @@ void RunInit(const InitArgs& a) noexcept {
   CommandArgs args{&sb, &command, &confinement, report_fd};
   pid_t pid = CloneVfork(CommandMain, &args, a.command_stack_top, 0, nullptr);
   if (pid < 0) Fail(report_fd, ChildStep::kFork);
+  // The command has exec'd (or failed to): the init, which lives as long as the run, keeps no
+  // copy of its environment, where `unsafe: true` deliveries put secret values.
+  for (char* const* e = command.envp; e != nullptr && *e != nullptr; ++e) {
+    explicit_bzero(*e, std::strlen(*e));
+  }
   // The init keeps nothing of jitsec's but the status pipe: the report pipe's EOF then means
   // the command exec'd, and the output pipes close when the command's side does.
   if (a.status_fd > 0) (void)::syscall(SYS_close_range, 0U, unsigned(a.status_fd) - 1, 0U);

@@ -18,6 +18,8 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <cstdio>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -416,6 +418,62 @@ TEST(SandboxLaunchTest, OnlyStandardAndMappedDescriptorsAreInherited) {
   EXPECT_EQ(s.Probe({"fds"}).out, "0 1 2 " + std::to_string(mapped) + "\n");
   ::close(leaked);
   ::close(mapped);
+}
+
+// The init lives as long as the run and received the command's environment (which holds the
+// values of `unsafe: true` env deliveries): it wipes its copy once the command has exec'd.
+// Reading a non-dumpable process's memory needs CAP_SYS_PTRACE: root only.
+TEST(SandboxLaunchTest, InitKeepsNoCopyOfTheCommandsEnvironment) {
+  SKIP_UNLESS_SANDBOX();
+  if (::geteuid() != 0) GTEST_SKIP() << "reading the init's memory needs root";
+  Sandbox s;
+  auto prepared = s.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  // As in `jitsec run`: the init starts before the secret exists in this process.
+  auto starting = Start(*prepared);
+  ASSERT_TRUE(starting) << starting.error().message();
+  const std::string canary = jitsec::testing::MakeCanary("initenv");
+  int p[2];
+  ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+  int in[2];
+  ASSERT_EQ(::pipe2(in, O_CLOEXEC), 0);
+  ExecSpec spec = s.Spec({"/bin/sh", "-c", "echo started; read x"}, p[1], in[0]);
+  spec.envp.push_back("TOKEN=" + canary);
+  spec.Finalize();
+  auto launched = Launch(std::move(*starting), spec);
+  ::close(p[1]);
+  ::close(in[0]);
+  ASSERT_TRUE(launched) << launched.error().message();
+  char buf[16];
+  ASSERT_EQ(::read(p[0], buf, 8), 8);  // "started\n": the command runs
+  auto init_holds_canary = [&] {
+    std::ifstream maps("/proc/" + std::to_string(launched->pid) + "/maps");
+    int mem = ::open(("/proc/" + std::to_string(launched->pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(mem, 0) << std::strerror(errno);
+    bool found = false;
+    std::string line;
+    while (mem >= 0 && !found && std::getline(maps, line)) {
+      unsigned long lo = 0, hi = 0;
+      char perms[5] = {};
+      if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) != 3 || perms[0] != 'r') continue;
+      if (line.find("[vvar]") != std::string::npos || hi - lo > (64UL << 20)) continue;
+      std::string data(hi - lo, '\0');
+      ssize_t got = ::pread(mem, data.data(), data.size(), off_t(lo));
+      if (got > 0) found = std::string_view(data.data(), size_t(got)).find(canary) != std::string_view::npos;
+    }
+    if (mem >= 0) ::close(mem);
+    return found;
+  };
+  bool held = true;
+  for (int i = 0; i < 200 && held; ++i) {  // the init wipes right after the command's exec
+    held = init_holds_canary();
+    if (held) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(held) << "the sandbox init still holds the command's environment";
+  ::close(in[1]);  // the command reads end of file and exits
+  ::close(p[0]);
+  int st = 0;
+  EXPECT_EQ(::waitpid(launched->pid, &st, 0), launched->pid);
 }
 
 TEST(SandboxLaunchTest, CommandHasNoCapabilitiesAndNoNewPrivs) {
