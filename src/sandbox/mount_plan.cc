@@ -133,8 +133,11 @@ class Planner {
     }
     // 3. Overlays on existing paths first (they decide what is writable), then the freezes.
     std::vector<std::pair<std::string, bool>> missing;  // path, is a protect (else a deny)
+    // The defaults that apply only where they exist are checked for that first (lstat follows
+    // links above the last component): most of them do not, and placing a path costs more.
     for (const auto* list : {&plan_.protect, &plan_.jitsec_readonly, &plan_.shell_startup}) {
       for (const auto& raw : *list) {
+        if (list == &plan_.shell_startup && !fs_.Stat(raw).exists) continue;
         JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
         if (Access(p) != Seen::kWritable) continue;  // already read-only, private or invisible
         PathInfo i = fs_.Stat(p);
@@ -147,6 +150,7 @@ class Planner {
     }
     for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden, &plan_.deny_default}) {
       for (const auto& raw : *list) {
+        if (list == &plan_.deny_default && !fs_.Stat(raw).exists) continue;
         JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
         Seen s = Access(p);
         if (s == Seen::kInvisible || s == Seen::kPrivate) continue;
@@ -222,6 +226,7 @@ class Planner {
       // mount point, or a mirror of its entries): refused, whatever is in it.
       for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden, &plan_.deny_default}) {
         for (const auto& raw : *list) {
+          if (list == &plan_.deny_default && !fs_.Stat(raw).exists) continue;
           JITSEC_ASSIGN_OR_RETURN(std::string d, Place(raw));
           if (Within(t, d)) {
             return Fail(ErrorCode::kPolicyInvalid, "file delivery path \"" + t +
