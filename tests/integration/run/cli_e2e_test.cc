@@ -175,5 +175,32 @@ TEST_F(CliE2ETest, ExplainWarnsAboutWriteEntriesThatDoNotExist) {
   EXPECT_EQ(e.out.find("does not exist"), std::string::npos) << e.out;
 }
 
+// An env delivery without `field` delivers the provider's first secret field: explain names it
+// ("value" for the store) in its warning and its JSON instead of an empty name.
+TEST_F(CliE2ETest, ExplainNamesTheDefaultFieldOfAnUnsafeEnvDelivery) {
+  WritePolicy("version: 1\n"
+              "tasks:\n"
+              "  t:\n"
+              "    description: test task\n"
+              "    sandbox: {enabled: false}\n"
+              "    credentials:\n"
+              "      TOKEN:\n"
+              "        provider: store\n"
+              "        secret: tok\n"
+              "        deliver:\n"
+              "          - env: {name: TOKEN, unsafe: true}\n");
+  auto e = Jitsec({"explain", "--task", "t"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_NE(e.out.find("warning:     credential TOKEN: secret field \"value\" is put in the "
+                       "environment variable TOKEN (unsafe: true); any process that can read the "
+                       "environment sees it\n"),
+            std::string::npos)
+      << e.out;
+  EXPECT_EQ(e.out.find("field \"\""), std::string::npos) << e.out;
+  auto j = Jitsec({"explain", "--json", "--task", "t"});
+  ASSERT_EQ(j.status, 0) << j.err;
+  EXPECT_EQ(nlohmann::json::parse(j.out)["credentials"][0]["deliver"][0]["field"], "value") << j.out;
+}
+
 }  // namespace
 }  // namespace jitsec::testing
