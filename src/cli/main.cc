@@ -329,7 +329,11 @@ int Main(int argc, char** argv) {
       auto ex = run::Explain(ro, env);
       if (!ex) return Report(ex.error());
       std::printf("%s", ex->text.c_str());
-      return ex->allowed ? 0 : kExitFailure;
+      if (ex->allowed) return 0;
+      // The plan goes to stdout; the refusal is also the one `jitsec:` line on stderr that run
+      // prints (cli.md), so that a script sees the same reason either way.
+      std::fflush(stdout);
+      return Report(Error(ErrorCode::kPolicyRefused, ex->doc["decision"].value("reason", std::string())));
     }
     ro.caller_exits_next = true;  // jitsec exits right after (RunOptions says what that spares)
     auto status = run::Run(ro, env);

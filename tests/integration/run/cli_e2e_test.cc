@@ -202,5 +202,30 @@ TEST_F(CliE2ETest, ExplainNamesTheDefaultFieldOfAnUnsafeEnvDelivery) {
   EXPECT_EQ(nlohmann::json::parse(j.out)["credentials"][0]["deliver"][0]["field"], "value") << j.out;
 }
 
+// cli.md: a refusal is exit 125 and one line on stderr starting `jitsec:`; a dry run prints the
+// plan on stdout and the same line as the real run on stderr.
+TEST_F(CliE2ETest, DryRunRefusalPrintsTheRefusalLineOnStderrLikeRun) {
+  WritePolicy("version: 1\n"
+              "tasks:\n"
+              "  t:\n"
+              "    description: test task\n"
+              "    commands: [sh]\n"
+              "    sandbox: {enabled: false}\n");
+  auto run = Jitsec({"run", "--task", "t", "--", "true"});
+  EXPECT_EQ(run.status, 125);
+  auto dry = Jitsec({"run", "--dry-run", "--task", "t", "--", "true"});
+  EXPECT_EQ(dry.status, 125);
+  EXPECT_EQ(dry.err, "jitsec: denied by policy: command /usr/bin/true is not allowed for task "
+                     "\"t\" (commands: sh)\n");
+  EXPECT_EQ(dry.err, run.err);
+  EXPECT_NE(dry.out.find("decision:    refused by commands: denied by policy"), std::string::npos)
+      << dry.out;
+  // Allowed: the plan, nothing on stderr, 0.
+  auto ok = Jitsec({"run", "--dry-run", "--task", "t", "--", "sh", "-c", "true"});
+  EXPECT_EQ(ok.status, 0) << ok.err;
+  EXPECT_EQ(ok.err, "");
+  EXPECT_NE(ok.out.find("decision:    allowed\n"), std::string::npos) << ok.out;
+}
+
 }  // namespace
 }  // namespace jitsec::testing
