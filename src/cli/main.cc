@@ -170,8 +170,8 @@ int CmdAuditShow(const run::Paths& paths, const std::string& since, const std::s
   return 0;
 }
 
-int CmdDoctor(const Environment& env, bool json) {
-  auto d = run::Doctor(env);
+int CmdDoctor(const Globals& g, const Environment& env, bool json) {
+  auto d = run::Doctor(env, g.policy);
   if (!d) return Report(d.error());
   if (json) {
     PrintJson(*d);
@@ -354,7 +354,7 @@ int Main(int argc, char** argv) {
   }
   if (parsed(check_cmd)) return CmdCheck(g, env);
   if (parsed(tasks_cmd)) return CmdTasks(g, env, tasks_json, tasks_names, tasks_envs);
-  if (parsed(doctor_cmd)) return CmdDoctor(env, doctor_json);
+  if (parsed(doctor_cmd)) return CmdDoctor(g, env, doctor_json);
   if (parsed(version_cmd)) {
     std::printf("jitsec %s\n", JITSEC_VERSION);
 #ifdef JITSEC_SANITIZERS

@@ -933,8 +933,8 @@ Result<SweepReport> LeasesSweep(const Paths& paths, const Environment& env) {
 
 namespace jitsec::run {
 
-Result<nlohmann::json> Doctor(const Environment& env) {
-  auto paths = ResolvePaths("", env);
+Result<nlohmann::json> Doctor(const Environment& env, const std::string& policy_flag) {
+  auto paths = ResolvePaths(policy_flag, env);
   std::filesystem::path state = paths ? paths->state_dir : std::filesystem::path();
   if (!state.empty()) (void)EnsureDirectory(state);
   JITSEC_ASSIGN_OR_RETURN(auto k, sandbox::ProbeKernel(state));

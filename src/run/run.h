@@ -76,7 +76,8 @@ struct SweepReport {
 };
 [[nodiscard]] Result<SweepReport> LeasesSweep(const Paths& paths, const Environment& env);
 
-// jitsec doctor: what the kernel supports and what jitsec will enforce.
-[[nodiscard]] Result<nlohmann::json> Doctor(const Environment& env);
+// jitsec doctor: what the kernel supports and what jitsec will enforce, and where jitsec keeps
+// its files under the policy `policy_flag` (--policy; else discovery), as ResolvePaths.
+[[nodiscard]] Result<nlohmann::json> Doctor(const Environment& env, const std::string& policy_flag = "");
 
 }  // namespace jitsec::run

@@ -227,5 +227,30 @@ TEST_F(CliE2ETest, DryRunRefusalPrintsTheRefusalLineOnStderrLikeRun) {
   EXPECT_NE(ok.out.find("decision:    allowed\n"), std::string::npos) << ok.out;
 }
 
+// doctor's `files` are those of the policy given with --policy (its settings), as for every
+// other command, not the defaults.
+TEST_F(CliE2ETest, DoctorShowsThePathsOfThePolicyGivenWithPolicy) {
+  const fs::path other = home_.dir.path() / "other.yaml";
+  WriteTextFile(other,
+                "version: 1\n"
+                "settings:\n"
+                "  state: " + (home_.dir.path() / "other-state").string() + "\n"
+                "tasks:\n"
+                "  t:\n"
+                "    description: test task\n",
+                0600);
+  auto d = Jitsec({"doctor", "--json", "--policy", other.string()});
+  ASSERT_EQ(d.status, 0) << d.err;
+  auto paths = nlohmann::json::parse(d.out)["paths"];
+  EXPECT_EQ(paths["policy"], other.string()) << d.out;
+  EXPECT_EQ(paths["state"], (home_.dir.path() / "other-state").string()) << d.out;
+  EXPECT_EQ(paths["audit_log"], (home_.dir.path() / "other-state/audit.jsonl").string()) << d.out;
+  auto text = Jitsec({"--policy", other.string(), "doctor"});
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("  state              " + (home_.dir.path() / "other-state").string() + "\n"),
+            std::string::npos)
+      << text.out;
+}
+
 }  // namespace
 }  // namespace jitsec::testing
