@@ -75,8 +75,10 @@ Result<Decision> Decide(const policy::Policy& policy, const std::string& task_na
   }
   const policy::Task& task = *d.task;
 
-  // Environment.
-  if (!requested_env.empty()) {
+  // Environment. $JITSEC_ENV is often exported job-wide for the tasks that have environments: a
+  // task that declares none ignores it (an explicit --env for such a task is still refused).
+  const bool ignored = task.environments.empty() && env_source == "JITSEC_ENV";
+  if (!requested_env.empty() && !ignored) {
     d.environment = requested_env;
     d.environment_source = env_source;
   } else if (!task.default_environment.empty()) {

@@ -29,7 +29,8 @@ struct Decision {
 using Approver = std::function<bool(const std::string& prompt, std::string* why_not)>;
 
 // Evaluates everything but approval. `requested_env`/`env_source` are the --env/JITSEC_ENV
-// choice (may be empty). Command resolution failures are returned as errors (126/127).
+// choice (may be empty); a task without environments ignores one from "JITSEC_ENV" and refuses
+// one from "--env". Command resolution failures are returned as errors (126/127).
 [[nodiscard]] Result<Decision> Decide(const policy::Policy& policy, const std::string& task_name,
                                       const std::string& requested_env, const std::string& env_source,
                                       const std::vector<std::string>& command,

@@ -252,5 +252,38 @@ TEST_F(CliE2ETest, DoctorShowsThePathsOfThePolicyGivenWithPolicy) {
       << text.out;
 }
 
+// $JITSEC_ENV exported for a whole job: a task that declares no environments ignores it, one
+// that declares them uses it; an explicit --env for a task without environments is refused.
+TEST_F(CliE2ETest, TaskWithoutEnvironmentsIgnoresJitsecEnvButRefusesAnExplicitEnv) {
+  WritePolicy("version: 1\n"
+              "environments:\n"
+              "  prod: {}\n"
+              "tasks:\n"
+              "  plain:\n"
+              "    description: no environments\n"
+              "    sandbox: {enabled: false}\n"
+              "  deploy:\n"
+              "    description: with environments\n"
+              "    environments: [prod]\n"
+              "    sandbox: {enabled: false}\n");
+  const std::map<std::string, std::string> job{{"JITSEC_ENV", "prod"}};
+  auto r = Jitsec({"run", "--task", "plain", "--", "sh", "-c", "echo \"env=$JITSEC_ENV\""}, job);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "env=\n");
+  auto e = Jitsec({"explain", "--task", "plain"}, job);
+  EXPECT_EQ(e.status, 0) << e.err;
+  EXPECT_NE(e.out.find("environment: (none)\n"), std::string::npos) << e.out;
+
+  r = Jitsec({"run", "--task", "deploy", "--", "sh", "-c", "echo \"env=$JITSEC_ENV\""}, job);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "env=prod\n");
+
+  r = Jitsec({"run", "--task", "plain", "--env", "prod", "--", "true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_EQ(r.err, "jitsec: task \"plain\" runs without an environment (got \"prod\" from --env)\n");
+  r = Jitsec({"run", "--task", "plain", "--env", "prod", "--", "true"}, job);
+  EXPECT_EQ(r.status, 125);
+}
+
 }  // namespace
 }  // namespace jitsec::testing
