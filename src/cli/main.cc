@@ -303,7 +303,10 @@ int Main(int argc, char** argv) {
   for (auto* sub : {run_cmd, explain_cmd, check_cmd, tasks_cmd, secret_cmd, leases_cmd, audit_cmd,
                     doctor_cmd, version_cmd, secret_set, secret_list, secret_rm, leases_list,
                     leases_sweep, audit_show, audit_verify}) {
-    if (sub != nullptr) sub->fallthrough();
+    if (sub == nullptr) continue;
+    sub->fallthrough();
+    // A command's help lists only its own options; the global ones are accepted after it too.
+    sub->footer("Global options: --policy FILE, -v/--verbose, -q/--quiet (see jitsec --help)");
   }
 
   try {

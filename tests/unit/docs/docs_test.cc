@@ -260,6 +260,20 @@ TEST(DocsCliTest, TheCommandIsFoundPastGlobalOptionsAndTheirValues) {
   }
 }
 
+// A command's help lists only its own options; it points at the global ones, which every
+// command accepts (before or after its name).
+TEST(DocsCliTest, EveryCommandsHelpNamesTheGlobalOptions) {
+  for (const auto& cmd : Tree()) {
+    if (cmd.path.empty()) {
+      continue;
+    }
+    const std::string help = Help(cmd.path);
+    EXPECT_NE(help.find("\nGlobal options: --policy FILE, -v/--verbose, -q/--quiet (see jitsec --help)\n"),
+              std::string::npos)
+        << "jitsec " << cmd.Name() << " --help:\n" << help;
+  }
+}
+
 TEST(DocsManTest, JitsecPageHasASectionWithEveryOptionOfEveryCommand) {
   const std::string man = NormalizeRoff(ReadSource("man/jitsec.1"));
   const std::string options_sh = ManSh(man, "OPTIONS");
