@@ -23,9 +23,10 @@ namespace jitsec::sandbox {
 //  - Start (as soon as the policy has decided, before anything is issued): a socketpair for
 //    the command, report pipe (O_CLOEXEC) and status pipe, a stack for the command (mapped
 //    here, inherited by the init); clone3 with CLONE_PIDFD and
-//    CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS, clone() when clone3 is ENOSYS; the init unshares
-//    NEWNET itself (unless network host). The kernel's namespace and mount work then runs while
-//    jitsec issues.
+//    CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS, clone() when clone3 is ENOSYS; unless network
+//    host, the init clones a helper (CLONE_VM|CLONE_FILES) that unshares NEWNET and brings
+//    loopback up, and joins that namespace with setns before it receives the command. The
+//    kernel's namespace and mount work then runs while jitsec issues.
 //  - Launch: the command (descriptors by SCM_RIGHTS, argv, envp, cwd) on the socket, then
 //    reads the report pipe: EOF = the command exec'd.
 //  - The init (pid 1, no exec): clones a helper that makes the net namespace and loopback
