@@ -177,15 +177,46 @@ std::string MakeCanary(std::string_view tag) {
   return "JITSEC-CANARY-" + std::string(tag) + "-" + RandomHex(8);
 }
 
+namespace {
+
+// The base64 text of `canary` when it starts `offset` bytes (0, 1 or 2) after a 3-byte group
+// boundary of the encoded stream, reduced to the characters whose six bits all come from the
+// canary: the edge characters also hold bits of the neighbouring bytes, so they differ with
+// whatever surrounds it. Every embedding of the canary in base64 text contains one of the three.
+std::string Base64Core(std::string_view canary, size_t offset, Base64Alphabet alphabet) {
+  const std::string encoded =
+      Base64Encode(std::string(offset, 'x') + std::string(canary), alphabet, false);
+  const size_t first = (8 * offset + 5) / 6;             // first character past the filler
+  const size_t end = 8 * (offset + canary.size()) / 6;  // characters that end inside the canary
+  return end > first ? encoded.substr(first, end - first) : std::string();
+}
+
+}  // namespace
+
 std::vector<std::string> CanaryForms(std::string_view canary) {
   std::vector<std::string> forms{std::string(canary)};
   forms.push_back(Base64Encode(canary, Base64Alphabet::kStandard, false));
   forms.push_back(Base64Encode(canary, Base64Alphabet::kUrl, false));
+  // At any offset, followed by anything: see Base64Core.
+  for (size_t offset : {0, 1, 2}) {
+    for (Base64Alphabet alphabet : {Base64Alphabet::kStandard, Base64Alphabet::kUrl}) {
+      if (std::string core = Base64Core(canary, offset, alphabet); !core.empty()) {
+        forms.push_back(std::move(core));
+      }
+    }
+  }
   forms.push_back(HexEncode(canary));
   forms.push_back(HexEncode(canary, true));
   // The canary's distinctive random tail alone (catches partial leaks).
   if (canary.size() > 16) forms.push_back(std::string(canary.substr(canary.size() - 16)));
   return forms;
+}
+
+std::optional<std::string> FindCanary(std::string_view haystack, std::string_view canary) {
+  for (auto& form : CanaryForms(canary)) {
+    if (haystack.find(form) != std::string_view::npos) return std::move(form);
+  }
+  return std::nullopt;
 }
 
 void ExpectNoCanary(std::string_view haystack, std::string_view canary, std::string_view where) {

@@ -98,7 +98,12 @@ std::optional<std::string> SyslogText(const std::string& message, int priority,
 
 // Canary checks: a recognisable secret value and its encodings.
 std::string MakeCanary(std::string_view tag);  // "JITSEC-CANARY-<tag>-<random hex>"
-std::vector<std::string> CanaryForms(std::string_view canary);  // raw, base64 (std/url), hex
+// Raw, hex, and base64 (std/url): the whole encoding, plus for each byte offset of the canary
+// within a 3-byte group (0, 1, 2) the characters that do not depend on the neighbouring bytes,
+// so that a canary embedded at any offset of a longer base64 text is found.
+std::vector<std::string> CanaryForms(std::string_view canary);
+// The first form of the canary that occurs in `haystack`, or nullopt.
+std::optional<std::string> FindCanary(std::string_view haystack, std::string_view canary);
 // Fails the current test if any form of the canary occurs in `haystack`; `where` names it.
 void ExpectNoCanary(std::string_view haystack, std::string_view canary, std::string_view where);
 // Scans every regular file below `root` (following no links).
