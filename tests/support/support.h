@@ -110,9 +110,28 @@ void ExpectNoCanary(std::string_view haystack, std::string_view canary, std::str
 void ExpectNoCanaryInTree(const std::filesystem::path& root, std::string_view canary);
 
 // Kernel features for JITSEC_SKIP_UNLESS.
-enum class Feature { kUserNamespaces, kLandlock, kSeccomp, kMemfdSeal, kPostgres, kPty };
+enum class Feature {
+  kUserNamespaces,
+  kLandlock,
+  kSeccomp,
+  kMemfdSeal,
+  kPostgres,
+  kPty,
+  kLandlockScopes,  // Landlock ABI 6: signal and abstract unix socket scoping
+  kTiocsti,         // TIOCSTI on one's own controlling terminal works (dev.tty.legacy_tiocsti)
+  kDefaultSandbox,  // every layer the default sandbox needs: user namespaces, Landlock, seccomp
+};
 bool HasFeature(Feature f);
 std::string FeatureName(Feature f);
+
+// True when JITSEC_SANDBOX_MUST_WORK=1: a missing feature is then a failure, never a skip.
+bool SandboxMustWork();
+
+// For a test with several parts of which one needs a feature (a loop over sandboxed and not):
+// true when the feature is present. When it is missing, records a failure under
+// JITSEC_SANDBOX_MUST_WORK=1 (as JITSEC_SKIP_UNLESS does), or says on stdout that this part is
+// skipped, and returns false.
+bool HasFeatureForPart(Feature f);
 
 }  // namespace jitsec::testing
 
@@ -121,8 +140,7 @@ std::string FeatureName(Feature f);
 #define JITSEC_SKIP_UNLESS(feature)                                                         \
   do {                                                                                      \
     if (!::jitsec::testing::HasFeature(feature)) {                                          \
-      const char* must = std::getenv("JITSEC_SANDBOX_MUST_WORK");                           \
-      if (must != nullptr && std::string(must) == "1") {                                    \
+      if (::jitsec::testing::SandboxMustWork()) {                                            \
         FAIL() << "required feature missing: " << ::jitsec::testing::FeatureName(feature);  \
       }                                                                                     \
       GTEST_SKIP() << "feature not available here: " << ::jitsec::testing::FeatureName(feature); \

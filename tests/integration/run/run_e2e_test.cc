@@ -232,7 +232,7 @@ TEST_F(RunE2ETest, OutputIsMaskedIncludingValuesSplitAcrossWrites) {
 TEST_F(RunE2ETest, SecretWrittenByteByByteWithPausesIsMasked) {
   SetSecret("tok", canary_);
   for (bool sandboxed : {false, true}) {
-    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    if (sandboxed && !HasFeatureForPart(Feature::kDefaultSandbox)) continue;
     WritePolicy(Policy("          - file: {env: F}\n", "",
                        sandboxed ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n"));
     auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
@@ -261,7 +261,7 @@ TEST_F(RunE2ETest, LongStreamedOutputIsMaskedExactlyAcrossReadBoundaries) {
   for (int i = 1; i <= kPieces; ++i) expected += filler.substr(0, size_t(i) * 7919 % 65536) + "***";
   expected += "end\n";
   for (bool sandboxed : {false, true}) {
-    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    if (sandboxed && !HasFeatureForPart(Feature::kDefaultSandbox)) continue;
     WritePolicy(Policy("          - file: {env: F}\n", "",
                        sandboxed ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n"));
     auto r = Jitsec({"run", "--task", "t", "--", "/bin/sh", "-c",
@@ -281,7 +281,7 @@ TEST_F(RunE2ETest, TerminationSignalIsForwardedDuringALongOutput) {
   SetSecret("tok", canary_);
   WriteTextFile(workspace_ / "filler", std::string(65536, 'x'));
   for (bool sandboxed : {false, true}) {
-    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    if (sandboxed && !HasFeatureForPart(Feature::kDefaultSandbox)) continue;
     WritePolicy(Policy("          - file: {env: F}\n", "",
                        sandboxed ? SandboxWithHelpersYaml() : "    sandbox: {enabled: false}\n"));
     ScopedTempDir d;
@@ -625,7 +625,7 @@ TEST_F(RunE2ETest, HundredCredentialsAreAllDeliveredSandboxedAndNot) {
              ", deliver: [{file: {env: F" + std::to_string(i) + "}}]}\n";
   }
   for (bool sandboxed : {false, true}) {
-    if (sandboxed && !HasFeature(Feature::kUserNamespaces)) continue;
+    if (sandboxed && !HasFeatureForPart(Feature::kDefaultSandbox)) continue;
     WritePolicy("version: 1\ntasks:\n  t:\n" +
                 (sandboxed ? SandboxWithHelpersYaml() : std::string("    sandbox: {enabled: false}\n")) +
                 "    credentials:\n" + creds);
