@@ -6,6 +6,7 @@
 #include "sandbox/landlock.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -216,21 +217,31 @@ TEST_F(LandlockTreeTest, ChildSideRuleGrantsAccessBeforeRestricting) {
             EACCES);  // file: read-write; the directory: read only, so no new file
 }
 
+// Root has CAP_SYS_ADMIN, for which restrict_self is allowed without no_new_privs: run as root
+// (CI), the child drops to nobody first (setresuid from 0 clears every capability), as
+// spawn_test.cc's SandboxInitTest does.
 TEST_F(LandlockTreeTest, ApplyWithoutNoNewPrivsNeedsCapSysAdmin) {
   JITSEC_SKIP_UNLESS(Feature::kLandlock);
-  if (::geteuid() == 0) GTEST_SKIP() << "root has CAP_SYS_ADMIN: restrict_self is allowed";
   const LandlockRuleset rs = Prepare();
+  const bool as_root = ::geteuid() == 0;
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
-  if (pid == 0) ::_exit(child::ApplyLandlock(rs) ? 0 : errno);
+  if (pid == 0) {
+    if (as_root && (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+                    ::setresuid(65534, 65534, 65534) != 0)) {
+      ::_exit(200);
+    }
+    ::_exit(child::ApplyLandlock(rs) ? 0 : errno);
+  }
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 200) << "cannot become nobody";
   EXPECT_EQ(WEXITSTATUS(status), EPERM);
 }
 
 TEST_F(LandlockTreeTest, SignalsToProcessesOutsideTheDomainAreDenied) {
-  JITSEC_SKIP_UNLESS(Feature::kLandlock);
-  if (abi_ < 6) GTEST_SKIP() << "Landlock ABI " << abi_ << " has no signal scoping";
+  JITSEC_SKIP_UNLESS(Feature::kLandlockScopes);
   const LandlockRuleset rs = Prepare();
   const pid_t outside = ::getpid();  // the test process: outside the child's domain
   EXPECT_EQ(Restricted(rs, [=] { return ErrnoOf(::kill(outside, 0)); }), EPERM);
@@ -252,8 +263,7 @@ TEST_F(LandlockTreeTest, SignalsToProcessesOutsideTheDomainAreDenied) {
 }
 
 TEST_F(LandlockTreeTest, AbstractUnixSocketsOutsideTheDomainAreUnreachable) {
-  JITSEC_SKIP_UNLESS(Feature::kLandlock);
-  if (abi_ < 6) GTEST_SKIP() << "Landlock ABI " << abi_ << " has no abstract socket scoping";
+  JITSEC_SKIP_UNLESS(Feature::kLandlockScopes);
   const LandlockRuleset rs = Prepare();
   const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   ASSERT_GE(listener, 0);
