@@ -6,6 +6,9 @@
 // check would be denied, which is why the helper children leave through _exit.
 #include "sandbox/seccomp.h"
 
+#include "landlock_seccomp_child.h"
+#include "support/support.h"
+
 #include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -13,18 +16,17 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "landlock_seccomp_child.h"
-#include "support/support.h"
 
 namespace jitsec::sandbox {
 namespace {
@@ -258,62 +260,207 @@ class SeccompKernelTest : public ::testing::Test {
   SeccompProgram program_;
 };
 
-// Arguments are chosen so that, were the filter missing, each call would fail harmlessly
-// (bad fd, missing path, bad flags) rather than act; with the filter every one is EPERM.
-TEST_F(SeccompKernelTest, EachDeniedSyscallFailsWithEperm) {
-  JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kSeccomp);
-  const char* kMissing = "/nonexistent-jitsec-seccomp-test";
-  struct Call {
-    const char* name;
-    std::function<long()> call;
-  };
-  const std::vector<Call> calls = {
-      {"ptrace", [] { return ::syscall(SYS_ptrace, 2 /*PEEKDATA*/, ::getppid(), 0, 0); }},
-      {"process_vm_readv", [] { return ::syscall(SYS_process_vm_readv, ::getppid(), nullptr, 0, nullptr, 0, 0); }},
-      {"process_vm_writev", [] { return ::syscall(SYS_process_vm_writev, ::getppid(), nullptr, 0, nullptr, 0, 0); }},
-      {"unshare", [] { return ::syscall(SYS_unshare, CLONE_NEWNS); }},
-      {"unshare(user)", [] { return ::syscall(SYS_unshare, CLONE_NEWUSER); }},
-      {"setns", [] { return ::syscall(SYS_setns, -1, 0); }},
-      {"mount", [=] { return ::syscall(SYS_mount, "none", kMissing, "tmpfs", 0, nullptr); }},
-      {"umount2", [=] { return ::syscall(SYS_umount2, kMissing, 0); }},
-      {"pivot_root", [=] { return ::syscall(SYS_pivot_root, kMissing, kMissing); }},
-      {"chroot", [=] { return ::syscall(SYS_chroot, kMissing); }},
-      {"fsopen", [] { return ::syscall(SYS_fsopen, "jitsec-no-such-fs", 0); }},
-      {"fsconfig", [] { return ::syscall(SYS_fsconfig, -1, 0, nullptr, nullptr, 0); }},
-      {"fsmount", [] { return ::syscall(SYS_fsmount, -1, 0, 0); }},
-      {"fspick", [=] { return ::syscall(SYS_fspick, AT_FDCWD, kMissing, 0); }},
-      {"open_tree", [=] { return ::syscall(SYS_open_tree, AT_FDCWD, kMissing, 0); }},
-      {"move_mount", [=] { return ::syscall(SYS_move_mount, -1, kMissing, -1, kMissing, 0); }},
-      {"mount_setattr", [=] { return ::syscall(SYS_mount_setattr, -1, kMissing, 0, nullptr, 0); }},
-      {"io_uring_setup", [] { return ::syscall(SYS_io_uring_setup, 0, nullptr); }},
-      {"io_uring_enter", [] { return ::syscall(SYS_io_uring_enter, -1, 0, 0, 0, nullptr, 0); }},
-      {"io_uring_register", [] { return ::syscall(SYS_io_uring_register, -1, 0, nullptr, 0); }},
-      {"bpf", [] { return ::syscall(SYS_bpf, -1, nullptr, 0); }},
-      {"perf_event_open", [] { return ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }},
-      {"userfaultfd", [] { return ::syscall(SYS_userfaultfd, 0xffffffff); }},
-      {"add_key", [] { return ::syscall(SYS_add_key, nullptr, nullptr, nullptr, 0, 0); }},
-      {"request_key", [] { return ::syscall(SYS_request_key, nullptr, nullptr, nullptr, 0); }},
-      {"keyctl", [] { return ::syscall(SYS_keyctl, -1, 0, 0, 0, 0); }},
-      {"init_module", [] { return ::syscall(SYS_init_module, nullptr, 0, nullptr); }},
-      {"finit_module", [] { return ::syscall(SYS_finit_module, -1, "", 0); }},
-      {"delete_module", [] { return ::syscall(SYS_delete_module, "jitsec_no_such_module", 0); }},
-      {"kexec_load", [] { return ::syscall(SYS_kexec_load, 0, 0, nullptr, 0xffffffffUL); }},
-      {"kexec_file_load", [] { return ::syscall(SYS_kexec_file_load, -1, -1, 0, nullptr, 0xffffffffUL); }},
-      {"reboot", [] { return ::syscall(SYS_reboot, 0, 0, 0, nullptr); }},  // bad magic
-      {"swapon", [=] { return ::syscall(SYS_swapon, kMissing, 0); }},
-      {"swapoff", [=] { return ::syscall(SYS_swapoff, kMissing); }},
-      {"acct", [=] { return ::syscall(SYS_acct, kMissing); }},
-      {"quotactl", [=] { return ::syscall(SYS_quotactl, 0, kMissing, 0, nullptr); }},
-      {"lookup_dcookie", [] { return ::syscall(SYS_lookup_dcookie, 0, nullptr, 0); }},
-      {"clone(CLONE_NEWUSER)", [] {
+// One call of each denied syscall (and denied argument). Arguments are chosen so that, were the
+// filter missing, each call would fail harmlessly (bad fd, missing path, bad flags) rather than
+// act; with the filter every one is EPERM.
+struct DeniedCall {
+  const char* name;
+  long nr;
+  long (*call)();
+};
+
+constexpr const char* kMissing = "/nonexistent-jitsec-seccomp-test";
+
+const std::vector<DeniedCall>& DeniedCalls() {
+  static const std::vector<DeniedCall> calls = {
+      {"ptrace", SYS_ptrace,
+       [] { return ::syscall(SYS_ptrace, 2 /*PEEKDATA*/, ::getppid(), 0, 0); }},
+      {"process_vm_readv", SYS_process_vm_readv,
+       [] { return ::syscall(SYS_process_vm_readv, ::getppid(), nullptr, 0, nullptr, 0, 0); }},
+      {"process_vm_writev", SYS_process_vm_writev,
+       [] { return ::syscall(SYS_process_vm_writev, ::getppid(), nullptr, 0, nullptr, 0, 0); }},
+      {"unshare", SYS_unshare, [] { return ::syscall(SYS_unshare, CLONE_NEWNS); }},
+      {"unshare(user)", SYS_unshare, [] { return ::syscall(SYS_unshare, CLONE_NEWUSER); }},
+      {"setns", SYS_setns, [] { return ::syscall(SYS_setns, -1, 0); }},
+      {"mount", SYS_mount,
+       [] { return ::syscall(SYS_mount, "none", kMissing, "tmpfs", 0, nullptr); }},
+      {"umount2", SYS_umount2, [] { return ::syscall(SYS_umount2, kMissing, 0); }},
+      {"pivot_root", SYS_pivot_root, [] { return ::syscall(SYS_pivot_root, kMissing, kMissing); }},
+      {"chroot", SYS_chroot, [] { return ::syscall(SYS_chroot, kMissing); }},
+      {"fsopen", SYS_fsopen, [] { return ::syscall(SYS_fsopen, "jitsec-no-such-fs", 0); }},
+      {"fsconfig", SYS_fsconfig,
+       [] { return ::syscall(SYS_fsconfig, -1, 0, nullptr, nullptr, 0); }},
+      {"fsmount", SYS_fsmount, [] { return ::syscall(SYS_fsmount, -1, 0, 0); }},
+      {"fspick", SYS_fspick, [] { return ::syscall(SYS_fspick, AT_FDCWD, kMissing, 0); }},
+      {"open_tree", SYS_open_tree, [] { return ::syscall(SYS_open_tree, AT_FDCWD, kMissing, 0); }},
+      {"move_mount", SYS_move_mount,
+       [] { return ::syscall(SYS_move_mount, -1, kMissing, -1, kMissing, 0); }},
+      {"mount_setattr", SYS_mount_setattr,
+       [] { return ::syscall(SYS_mount_setattr, -1, kMissing, 0, nullptr, 0); }},
+      {"io_uring_setup", SYS_io_uring_setup,
+       [] { return ::syscall(SYS_io_uring_setup, 0, nullptr); }},
+      {"io_uring_enter", SYS_io_uring_enter,
+       [] { return ::syscall(SYS_io_uring_enter, -1, 0, 0, 0, nullptr, 0); }},
+      {"io_uring_register", SYS_io_uring_register,
+       [] { return ::syscall(SYS_io_uring_register, -1, 0, nullptr, 0); }},
+      {"bpf", SYS_bpf, [] { return ::syscall(SYS_bpf, -1, nullptr, 0); }},
+      {"perf_event_open", SYS_perf_event_open,
+       [] { return ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }},
+      {"userfaultfd", SYS_userfaultfd, [] { return ::syscall(SYS_userfaultfd, 0xffffffff); }},
+      {"add_key", SYS_add_key,
+       [] { return ::syscall(SYS_add_key, nullptr, nullptr, nullptr, 0, 0); }},
+      {"request_key", SYS_request_key,
+       [] { return ::syscall(SYS_request_key, nullptr, nullptr, nullptr, 0); }},
+      {"keyctl", SYS_keyctl, [] { return ::syscall(SYS_keyctl, -1, 0, 0, 0, 0); }},
+      {"init_module", SYS_init_module,
+       [] { return ::syscall(SYS_init_module, nullptr, 0, nullptr); }},
+      {"finit_module", SYS_finit_module, [] { return ::syscall(SYS_finit_module, -1, "", 0); }},
+      {"delete_module", SYS_delete_module,
+       [] { return ::syscall(SYS_delete_module, "jitsec_no_such_module", 0); }},
+      {"kexec_load", SYS_kexec_load,
+       [] { return ::syscall(SYS_kexec_load, 0, 0, nullptr, 0xffffffffUL); }},
+      {"kexec_file_load", SYS_kexec_file_load,
+       [] { return ::syscall(SYS_kexec_file_load, -1, -1, 0, nullptr, 0xffffffffUL); }},
+      {"reboot", SYS_reboot, [] { return ::syscall(SYS_reboot, 0, 0, 0, nullptr); }},  // bad magic
+      {"swapon", SYS_swapon, [] { return ::syscall(SYS_swapon, kMissing, 0); }},
+      {"swapoff", SYS_swapoff, [] { return ::syscall(SYS_swapoff, kMissing); }},
+      {"acct", SYS_acct, [] { return ::syscall(SYS_acct, kMissing); }},
+      {"quotactl", SYS_quotactl, [] { return ::syscall(SYS_quotactl, 0, kMissing, 0, nullptr); }},
+      {"lookup_dcookie", SYS_lookup_dcookie,
+       [] { return ::syscall(SYS_lookup_dcookie, 0, nullptr, 0); }},
+      {"clone(CLONE_NEWUSER)", SYS_clone,
+       [] {
          const long rc = ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
          if (rc == 0) ::_exit(0);  // only reached without the filter
          return rc;
        }},
-      {"personality(READ_IMPLIES_EXEC)", [] { return ::syscall(SYS_personality, READ_IMPLIES_EXEC); }},
+      {"clone(CLONE_NEWNS)", SYS_clone,
+       [] {
+         const long rc = ::syscall(SYS_clone, CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0);
+         if (rc == 0) ::_exit(0);  // only reached without the filter
+         return rc;
+       }},
+      {"personality(READ_IMPLIES_EXEC)", SYS_personality,
+       [] { return ::syscall(SYS_personality, READ_IMPLIES_EXEC); }},
+      {"ioctl(TIOCSTI)", SYS_ioctl,
+       [] {
+         char c = 'x';
+         return ::syscall(SYS_ioctl, 0, 0xdeadbeef00000000UL | TIOCSTI, &c);
+       }},
+      {"ioctl(TIOCLINUX)", SYS_ioctl, [] { return ::syscall(SYS_ioctl, 0, TIOCLINUX, nullptr); }},
   };
-  for (const Call& c : calls) {
+  return calls;
+}
+
+TEST_F(SeccompKernelTest, EachDeniedSyscallFailsWithEperm) {
+  JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kSeccomp);
+  for (const DeniedCall& c : DeniedCalls()) {
     EXPECT_EQ(Filtered([&] { return ErrnoOf(c.call()); }), EPERM) << c.name;
+  }
+}
+
+// An errno no syscall here returns on its own.
+constexpr int kMarker = EHWPOISON;
+
+// A filter of the test's own that answers syscall `nr` with kMarker and allows everything else.
+// Of several filters that return the same action, the most recently installed decides
+// (seccomp(2): "the first-seen action value of highest precedence", newest filter first). So
+// with the marker installed BEFORE jitsec's filter, a call comes back EPERM only if jitsec's
+// filter denied it, and kMarker if jitsec's filter let it through: an EPERM that comes from a
+// missing privilege cannot pass for the filter's, and the call never reaches the kernel proper.
+// Async-signal-safe (used in RunRestricted's child).
+bool ApplyMarker(long nr) noexcept {
+  struct sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | kMarker),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+  return ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) == 0;
+}
+
+// Several denied calls fail with EPERM for an unprivileged caller without any filter (pivot_root,
+// the new mount API, modules, kexec, reboot, swapon/swapoff, acct, bpf and userfaultfd on
+// hardened settings, TIOCSTI on a terminal that is not the caller's), so EPERM alone would pass
+// without the filter. Each call is made twice: under the marker alone (the control: the call
+// reaches the marker, so nothing before jitsec's filter answers EPERM), and under the marker plus
+// jitsec's filter (EPERM: jitsec's answer).
+TEST_F(SeccompKernelTest, EachDenialComesFromTheFilterNotFromMissingPrivilege) {
+  JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kSeccomp);
+  for (const DeniedCall& c : DeniedCalls()) {
+    const long nr = c.nr;
+    auto call = [&] { return ErrnoOf(c.call()); };
+    EXPECT_EQ(RunRestricted([nr] { return ApplyMarker(nr); }, call), kMarker)
+        << c.name << ": without jitsec's filter";
+    EXPECT_EQ(RunRestricted([this, nr] { return ApplyMarker(nr) && child::ApplySeccomp(program_); },
+                            call),
+              EPERM)
+        << c.name;
+  }
+  // And an allowed call under both still reaches the marker: the marker is not shadowed.
+  EXPECT_EQ(
+      RunRestricted([this] { return ApplyMarker(SYS_getppid) && child::ApplySeccomp(program_); },
+                    [] { return ErrnoOf(::syscall(SYS_getppid)); }),
+      kMarker);
+}
+
+// The same calls for real, by a caller that has the privilege they check first: an ordinary user
+// as PID 1 of new user, mount and PID namespaces (every capability over those namespaces), or
+// root. Without the filter each fails with an errno of its own; with it, EPERM.
+// Returns fn's result, or 200+ for the harness's own failures.
+int RunPrivileged(const SeccompProgram* filter, const std::function<int()>& fn) {
+  const bool as_root = ::geteuid() == 0;
+  return RunRestricted(
+      [as_root] {
+        return ::unshare(as_root ? CLONE_NEWNS : CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) == 0;
+      },
+      [&] {
+        const pid_t pid = ::fork();  // the first child in the new PID namespace is its PID 1
+        if (pid < 0) return 203;
+        if (pid == 0) {
+          if (filter != nullptr && !child::ApplySeccomp(*filter)) ::_exit(204);
+          ::_exit(fn() & 0xff);
+        }
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0) {
+          if (errno != EINTR) return 205;
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 206;
+      });
+}
+
+TEST_F(SeccompKernelTest, PrivilegedCallsFailOtherwiseWithoutTheFilter) {
+  JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kSeccomp);
+  const bool as_root = ::geteuid() == 0;
+  if (!as_root) JITSEC_SKIP_UNLESS(::jitsec::testing::Feature::kUserNamespaces);
+  struct Case {
+    const char* name;
+    long (*call)();
+    int unfiltered;
+    bool needs_root;  // checks a capability of the initial user namespace
+  };
+  const std::vector<Case> cases = {
+      {"pivot_root", [] { return ::syscall(SYS_pivot_root, kMissing, kMissing); }, ENOENT, false},
+      {"fsopen", [] { return ::syscall(SYS_fsopen, "jitsec-no-such-fs", 0); }, ENODEV, false},
+      {"fsmount", [] { return ::syscall(SYS_fsmount, -1, 0, 0); }, EBADF, false},
+      {"fspick", [] { return ::syscall(SYS_fspick, AT_FDCWD, kMissing, 0); }, ENOENT, false},
+      {"move_mount", [] { return ::syscall(SYS_move_mount, -1, kMissing, -1, kMissing, 0); },
+       ENOENT, false},
+      {"reboot", [] { return ::syscall(SYS_reboot, 0, 0, 0, nullptr); }, EINVAL, false},
+      {"swapon", [] { return ::syscall(SYS_swapon, kMissing, 0); }, ENOENT, true},
+      {"swapoff", [] { return ::syscall(SYS_swapoff, kMissing); }, ENOENT, true},
+      {"acct", [] { return ::syscall(SYS_acct, kMissing); }, ENOENT, true},
+  };
+  for (const Case& c : cases) {
+    if (c.needs_root && !as_root) {
+      // No namespace grants CAP_SYS_ADMIN or CAP_SYS_PACCT of the initial one: for an ordinary
+      // user EachDenialComesFromTheFilterNotFromMissingPrivilege is what tells the two apart.
+      continue;
+    }
+    auto call = [&] { return ErrnoOf(c.call()); };
+    EXPECT_EQ(RunPrivileged(nullptr, call), c.unfiltered) << c.name << ": without the filter";
+    EXPECT_EQ(RunPrivileged(&program_, call), EPERM) << c.name;
   }
 }
 
