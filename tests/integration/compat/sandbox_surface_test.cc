@@ -1,6 +1,7 @@
 // The kernel surface of the command as the real `jitsec run` leaves it (security.md invariant 3),
 // with the DEFAULT sandbox and pipes (no pty): every syscall the seccomp layer denies, probed by
-// tests/helpers/probe_sc_syscall inside the sandbox.
+// tests/helpers/probe_sc_syscall inside the sandbox; and the namespace's init (PID 1, a fork of
+// jitsec) out of the command's reach (tests/helpers/probe_pid1).
 //
 // An EPERM alone does not prove the filter: the command holds no capability, and many of these
 // calls check a privilege first. So each denied call is also made under a filter of the probe's
@@ -142,6 +143,49 @@ TEST_F(SandboxSurfaceTest, PersonalityChangesAreDeniedAndTheQueryWorks) {
   ExpectDeniedByTheFilter("personality_rie", SYS_personality);
   EXPECT_EQ(InSandbox({"personality_query"}), 0);
   EXPECT_EQ(InSandbox({"--traced", std::to_string(SYS_personality), "personality_query"}), ENOSYS);
+}
+
+// The namespace's init is a fork of jitsec, not dumpable, holding jitsec's status pipe: the
+// command (same user, no capabilities) can see it in /proc but cannot open its descriptors,
+// memory or environment, nor take a descriptor through a pidfd. The errnos are those observed on
+// Linux 6.x: the /proc paths refuse with EACCES (the ptrace access check on a process that is not
+// dumpable), pidfd_open needs no access and succeeds, pidfd_getfd refuses with EPERM. A process
+// that is not dumpable has its /proc files owned by root: an ordinary user cannot even list
+// /proc/1/fd, while root (uid 0 inside too, without capabilities) lists it, finds the one
+// descriptor the init keeps (the status pipe) and still cannot open or take it.
+TEST_F(SandboxSurfaceTest, TheNamespaceInitIsOutOfTheCommandsReach) {
+  auto r = Run({Helper("probe_pid1")});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const std::string fds = ::geteuid() == 0 ? "opendir fd: ok\n"
+                                             "listed fds: 1\n"
+                                             "readlink fd/listed: EACCES\n"
+                                             "open fd/listed: EACCES\n"
+                                           : "opendir fd: EACCES\n"
+                                             "readlink fd/0-63: EACCES\n"
+                                             "open fd/0-63: EACCES\n";
+  const std::string getfd = ::geteuid() == 0 ? "listed" : "0-63";
+  EXPECT_EQ(r.out, "comm: jitsec\n" + fds +
+                       "open mem: EACCES\n"
+                       "open environ: EACCES\n"
+                       "pidfd_open: ok\n"
+                       "pidfd_getfd " +
+                       getfd + ": EPERM\n")
+      << r.err;
+  // Control: the same attempts on a child of the probe's own (holding 0, 1 and 2), in the same
+  // sandbox, succeed.
+  auto c = Run({Helper("probe_pid1"), "child"});
+  ASSERT_EQ(c.status, 0) << c.out << c.err;
+  EXPECT_EQ(c.out,
+            "comm: probe_pid1\n"
+            "opendir fd: ok\n"
+            "listed fds: 3\n"
+            "readlink fd/listed: ok\n"
+            "open fd/listed: ok\n"
+            "open mem: ok\n"
+            "open environ: ok\n"
+            "pidfd_open: ok\n"
+            "pidfd_getfd listed: ok\n")
+      << c.err;
 }
 
 }  // namespace
