@@ -21,6 +21,7 @@
 #include <random>
 #include <regex>
 #include <sstream>
+#include <utility>
 
 #include "base/encoding.h"
 #include "base/random.h"
@@ -88,15 +89,30 @@ ProcessResult RunProcess(const std::vector<std::string>& argv, const RunOptions&
   cargv.push_back(nullptr);
   for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
   cenv.push_back(nullptr);
+  // Sources raised above every target first (before fork: the child must not allocate), so
+  // that installing one target cannot overwrite a source another one still needs.
+  std::vector<std::pair<int, int>> inherited;  // target, raised source
+  for (const auto& [target, source] : options.inherited_fds) {
+    int raised = ::fcntl(source, F_DUPFD_CLOEXEC, 256);
+    if (raised < 0) {
+      ADD_FAILURE() << "fcntl F_DUPFD_CLOEXEC of fd " << source << ": " << std::strerror(errno);
+      return result;
+    }
+    inherited.emplace_back(target, raised);
+  }
   pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(in_pipe[0], 0);
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
+    for (const auto& [target, raised] : inherited) {
+      if (::dup2(raised, target) < 0) ::_exit(120);  // dup2 leaves the target without CLOEXEC
+    }
     if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) ::_exit(121);
     ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(122);
   }
+  for (const auto& entry : inherited) ::close(entry.second);
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);

@@ -57,6 +57,10 @@ struct RunOptions {
   std::string stdin_data;
   std::filesystem::path cwd;
   int timeout_seconds = 60;
+  // Descriptors the program inherits besides 0, 1 and 2: target number (3..255) -> a descriptor
+  // of the calling process (which may be CLOEXEC there); the target is left without FD_CLOEXEC,
+  // as a careless caller of jitsec would leave it.
+  std::map<int, int> inherited_fds;
 };
 
 // Runs a program (no shell) with the given environment, collecting stdout and stderr.

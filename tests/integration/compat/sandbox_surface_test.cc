@@ -1,7 +1,8 @@
 // The kernel surface of the command as the real `jitsec run` leaves it (security.md invariant 3),
 // with the DEFAULT sandbox and pipes (no pty): every syscall the seccomp layer denies, probed by
-// tests/helpers/probe_sc_syscall inside the sandbox; and the namespace's init (PID 1, a fork of
-// jitsec) out of the command's reach (tests/helpers/probe_pid1).
+// tests/helpers/probe_sc_syscall inside the sandbox; the namespace's init (PID 1, a fork of
+// jitsec) out of the command's reach (tests/helpers/probe_pid1); and no descriptor of jitsec's
+// caller reaching the command, sandboxed or not.
 //
 // An EPERM alone does not prove the filter: the command holds no capability, and many of these
 // calls check a privilege first. So each denied call is also made under a filter of the probe's
@@ -186,6 +187,72 @@ TEST_F(SandboxSurfaceTest, TheNamespaceInitIsOutOfTheCommandsReach) {
             "pidfd_open: ok\n"
             "pidfd_getfd listed: ok\n")
       << c.err;
+}
+
+// jitsec's caller may leave a descriptor open without CLOEXEC (here fd 7, on a file holding a
+// canary): the command must see only 0, 1, 2 and the delivered secret files, with the sandbox
+// and without it (security.md invariant 3; run_e2e_test's descriptor test cannot see this, as
+// RunProcess hands jitsec only 0-2).
+class CallerDescriptorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    workspace_ = home_.dir.path() / "work";
+    fs::create_directories(workspace_);
+  }
+  std::map<std::string, std::string> Env() const {
+    auto env = home_.Env();
+    env["JITSEC_POLICY"] = (home_.dir.path() / "policy.yaml").string();
+    return env;
+  }
+  JitsecHome home_;
+  fs::path workspace_;
+};
+
+TEST_F(CallerDescriptorTest, DescriptorsOfJitsecsCallerDoNotReachTheCommand) {
+  const std::string canary = MakeCanary("caller-fd");
+  const fs::path leaked = home_.dir.path() / "leaked.txt";
+  WriteTextFile(leaked, canary);
+  RunOptions o;
+  o.env = Env();
+  o.cwd = workspace_;
+  o.stdin_data = "delivered value\n";
+  auto set = RunJitsec({"secret", "set", "tok"}, o);
+  ASSERT_EQ(set.status, 0) << set.err;
+  const int fd = ::open(leaked.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  o.stdin_data.clear();
+  o.inherited_fds = {{7, fd}};
+  for (bool sandboxed : {false, true}) {
+    if (sandboxed && !HasFeatureForPart(Feature::kDefaultSandbox)) continue;
+    WriteTextFile(home_.dir.path() / "policy.yaml",
+                  "version: 1\n"
+                  "tasks:\n"
+                  "  t:\n"
+                  "    description: caller descriptor test\n" +
+                      (sandboxed ? SandboxWithHelpersYaml()
+                                 : std::string("    sandbox: {enabled: false}\n")) +
+                      "    credentials:\n"
+                      "      TOKEN:\n"
+                      "        provider: store\n"
+                      "        secret: tok\n"
+                      "        ttl: 5m\n"
+                      "        deliver:\n"
+                      "          - file: {env: F}\n");
+    // The harness does hand fd 7 over: the same command without jitsec reads the canary. (The
+    // file offset is shared with every copy of the descriptor: rewind before each reader.)
+    ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+    auto control = RunProcess({"/bin/sh", "-c", "cat <&7"}, o);
+    EXPECT_EQ(control.out, canary) << "control: fd 7 did not reach a direct child";
+    ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+    auto r = RunJitsec({"run", "--no-mask", "--task", "t", "--", "/bin/sh", "-c",
+                        "\"$0\"; cat <&7 2>/dev/null || echo 'fd 7: closed'", Helper("show_fds")},
+                       o);
+    ASSERT_EQ(r.status, 0) << "sandboxed=" << sandboxed << ": " << r.err;
+    // show_fds runs as sh's child: 0, 1, 2 and the delivered file (3); nothing at 7.
+    EXPECT_EQ(r.out, "0\n1\n2\n3\nfd 7: closed\n") << "sandboxed=" << sandboxed;
+    ExpectNoCanary(r.out, canary, "the command's output");
+  }
+  ::close(fd);
 }
 
 }  // namespace
