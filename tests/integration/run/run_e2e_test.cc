@@ -465,6 +465,7 @@ TEST_F(RunE2ETest, SignalsAreForwardedToTheCommand) {
     pid_t pid = fork();
     if (pid == 0) {
       dup2(out[1], 1);
+      if (chdir(workspace_.c_str()) != 0) _exit(98);  // as the other tests: not the caller's cwd
       EnvBlock env(Env());
       std::string script = "trap 'echo got-$0; exit 7' " + std::to_string(sig) + "; touch " + ready.string() +
                            "; while :; do sleep 0.05; done";
