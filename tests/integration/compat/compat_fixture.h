@@ -29,9 +29,7 @@ class SandboxedRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // The default sandbox needs all three layers (BuildPlan refuses otherwise).
-    JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
-    JITSEC_SKIP_UNLESS(Feature::kLandlock);
-    JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+    JITSEC_SKIP_UNLESS(Feature::kDefaultSandbox);
     workspace_ = home_.dir.path() / "work";
     std::filesystem::create_directories(workspace_);
   }

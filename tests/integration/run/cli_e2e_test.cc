@@ -92,9 +92,7 @@ TEST_F(CliE2ETest, RelativeSettingsPathsAreRelativeToTheGitRootNotTheCurrentDire
 // README: a protected path that does not exist freezes its nearest existing parent, "and jitsec
 // warns": run when it builds the sandbox, explain before (text and --json), in the same words.
 TEST_F(CliE2ETest, ExplainWarnsLikeRunWhenAMissingProtectedPathFreezesItsParent) {
-  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
-  JITSEC_SKIP_UNLESS(Feature::kLandlock);
-  JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+  JITSEC_SKIP_UNLESS(Feature::kDefaultSandbox);
   WritePolicy("version: 1\n"
               "tasks:\n"
               "  t:\n"
@@ -119,9 +117,7 @@ TEST_F(CliE2ETest, ExplainWarnsLikeRunWhenAMissingProtectedPathFreezesItsParent)
 // policies/agent-default.yaml in a fresh repository: the command can create a file at the top
 // of the workspace (an explicit protect entry that did not exist used to freeze it).
 TEST_F(CliE2ETest, AgentDefaultPolicyLetsACommandCreateAFileInAFreshRepository) {
-  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
-  JITSEC_SKIP_UNLESS(Feature::kLandlock);
-  JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+  JITSEC_SKIP_UNLESS(Feature::kDefaultSandbox);
   WritePolicy(ReadTextFile(fs::path(JITSEC_SOURCE_DIR) / "policies/agent-default.yaml"));
   auto e = Jitsec({"explain", "--task", "agent", "--", "touch", "newfile"});
   ASSERT_EQ(e.status, 0) << e.err;
@@ -141,9 +137,7 @@ TEST_F(CliE2ETest, AgentDefaultPolicyLetsACommandCreateAFileInAFreshRepository) 
 // tree is writable through that tree and gets no warning. (The repository here may well be
 // below /tmp, whose private copy does not make the host's paths below it writable.)
 TEST_F(CliE2ETest, ExplainWarnsAboutWriteEntriesThatDoNotExist) {
-  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
-  JITSEC_SKIP_UNLESS(Feature::kLandlock);
-  JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+  JITSEC_SKIP_UNLESS(Feature::kDefaultSandbox);
   WritePolicy("version: 1\n"
               "tasks:\n"
               "  t:\n"

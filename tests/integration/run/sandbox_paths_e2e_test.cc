@@ -15,9 +15,7 @@ namespace fs = std::filesystem;
 class SandboxPathsE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
-    JITSEC_SKIP_UNLESS(Feature::kLandlock);
-    JITSEC_SKIP_UNLESS(Feature::kSeccomp);
+    JITSEC_SKIP_UNLESS(Feature::kDefaultSandbox);
     env_ = home_.Env();
     homedir_ = env_["HOME"];
     canary_ = MakeCanary("paths");
