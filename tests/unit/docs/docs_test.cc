@@ -3,6 +3,7 @@
 // completions never parse it), man/jitsec-policy.5 documents every key of policy::Schema(),
 // and both man pages are lint-clean. Completions are also driven through real bash, fish and
 // zsh when those shells are installed.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -40,10 +41,15 @@ std::string FindProgram(const std::string& name) {
   return "";
 }
 
+// An empty working directory of its own: relative --policy values ("run", "tasks") must name
+// nothing, whatever directory the test binary was started from (from "/", "run" is /run).
 RunOptions PlainEnv() {
+  static const testing::ScopedTempDir cwd;
+  ::chmod(cwd.path().c_str(), 0755);
   RunOptions o;
   o.env = {{"PATH", "/usr/local/bin:/usr/bin:/bin"}, {"LANG", "C.UTF-8"},
            {"HOME", "/nonexistent"}, {"TERM", "dumb"}};
+  o.cwd = cwd.path();
   return o;
 }
 
