@@ -152,6 +152,7 @@ class Planner {
       for (const auto& raw : *list) {
         if (list == &plan_.deny_default && !fs_.Stat(raw).exists) continue;
         JITSEC_ASSIGN_OR_RETURN(std::string p, Place(raw));
+        denied_.push_back(p);  // visible or not, no delivery may go below it (AddSecrets)
         Seen s = Access(p);
         if (s == Seen::kInvisible || s == Seen::kPrivate) continue;
         PathInfo i = fs_.Stat(p);
@@ -224,14 +225,10 @@ class Planner {
       std::string t = m.target.string();
       // A delivery inside a denied tree would need that tree's directory made visible (its
       // mount point, or a mirror of its entries): refused, whatever is in it.
-      for (const auto* list : {&plan_.deny, &plan_.jitsec_hidden, &plan_.deny_default}) {
-        for (const auto& raw : *list) {
-          if (list == &plan_.deny_default && !fs_.Stat(raw).exists) continue;
-          JITSEC_ASSIGN_OR_RETURN(std::string d, Place(raw));
-          if (Within(t, d)) {
-            return Fail(ErrorCode::kPolicyInvalid, "file delivery path \"" + t +
-                                                       "\" is inside the denied path \"" + d + "\"");
-          }
+      for (const auto& d : denied_) {
+        if (Within(t, d)) {
+          return Fail(ErrorCode::kPolicyInvalid,
+                      "file delivery path \"" + t + "\" is inside the denied path \"" + d + "\"");
         }
       }
       Seen s = Access(t);
@@ -335,6 +332,7 @@ class Planner {
   const SandboxPlan& plan_;
   const PathLookup& fs_;
   std::vector<WriteRoot> roots_;
+  std::vector<std::string> denied_;  // every denied or hidden path, placed
   MountPlan out_;
 };
 
