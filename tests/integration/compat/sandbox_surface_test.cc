@@ -222,7 +222,8 @@ TEST_F(CallerDescriptorTest, DescriptorsOfJitsecsCallerDoNotReachTheCommand) {
   RunOptions o;
   o.env = Env();
   o.cwd = workspace_;
-  o.stdin_data = "delivered value\n";
+  const std::string secret = MakeCanary("caller-fd-secret");  // the value the task issues
+  o.stdin_data = secret;
   auto set = RunJitsec({"secret", "set", "tok"}, o);
   ASSERT_EQ(set.status, 0) << set.err;
   const int fd = ::open(leaked.c_str(), O_RDONLY | O_CLOEXEC);
@@ -258,8 +259,12 @@ TEST_F(CallerDescriptorTest, DescriptorsOfJitsecsCallerDoNotReachTheCommand) {
     // show_fds runs as sh's child: 0, 1, 2 and the delivered file (3); nothing at 7.
     EXPECT_EQ(r.out, "0\n1\n2\n3\nfd 7: closed\n") << "sandboxed=" << sandboxed;
     ExpectNoCanary(r.out, canary, "the command's output");
+    ExpectNoCanary(r.out + r.err, secret, "the run's output");
   }
   ::close(fd);
+  for (const fs::path& tree : {home_.state(), home_.config(), workspace_}) {
+    ExpectNoCanaryInTree(tree, secret);
+  }
 }
 
 }  // namespace

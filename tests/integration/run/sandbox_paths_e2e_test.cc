@@ -103,6 +103,8 @@ TEST_F(SandboxPathsE2ETest, JitsecsOwnFilesAreOutOfReachAndTheirParentsCannotBeM
     EXPECT_FALSE(fs::exists(fs::path(homedir_) / d)) << d;
   }
   ExpectNoCanary(r.out + r.err, canary_, "the run's output");
+  // Nowhere on disk either but encrypted in the store: state, config, keys, the home.
+  ExpectNoCanaryInTree(home_.dir.path(), canary_);
 }
 
 }  // namespace
