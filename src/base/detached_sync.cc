@@ -8,34 +8,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/raw_syscall.h"
+
 namespace jitsec {
 namespace {
-
-#if defined(__x86_64__)
-#define JITSEC_RAW_SYSCALL 1
-// A system call that returns -errno instead of setting errno (the helper shares the TLS, and so
-// the errno, of the process whose memory it shares).
-inline long RawSyscall(long nr, long a = 0, long b = 0, long c = 0, long d = 0) noexcept {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-#elif defined(__aarch64__)
-#define JITSEC_RAW_SYSCALL 1
-inline long RawSyscall(long nr, long a = 0, long b = 0, long c = 0, long d = 0) noexcept {
-  register long x8 __asm__("x8") = nr;
-  register long x0 __asm__("x0") = a;
-  register long x1 __asm__("x1") = b;
-  register long x2 __asm__("x2") = c;
-  register long x3 __asm__("x3") = d;
-  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
-  return x0;
-}
-#endif
 
 // Async-signal-safe.
 __attribute__((no_sanitize("address", "undefined"))) void CloseRange(unsigned long first,

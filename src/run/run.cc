@@ -231,6 +231,12 @@ void WipeStrings(std::vector<std::string>& v) {
   v.clear();
 }
 
+// valgrind runs its client with its preload libraries (vgpreload_*.so) in LD_PRELOAD.
+bool UnderValgrind(const Environment& env) {
+  std::optional<std::string> preload = env.Get("LD_PRELOAD");
+  return preload && preload->find("vgpreload") != std::string::npos;
+}
+
 void HardenProcess() {
   // Secrets will live in this process: no core dumps, no ptrace by same-uid processes.
   (void)::prctl(PR_SET_DUMPABLE, 0);
@@ -370,6 +376,15 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   // on after issuance (revoke, then exit 128+N), never lost and never killing us mid-issue.
   JITSEC_ASSIGN_OR_RETURN(UniqueFd signal_fd, supervise::BlockSignals());
   HardenProcess();
+  // The sandbox's namespaces are started before the policy is read, on the guess that the task
+  // runs sandboxed without network (the default): the network namespace is the kernel's costly
+  // part (~0.7 ms), and the helper makes it on another CPU while this process reads the policy
+  // and plans the sandbox (sandbox.h, Prestart). A task that turns out otherwise leaves it
+  // unused (Abort; reaped when Run returns). A failure to start it shows in sandbox::Start.
+  // Not under valgrind, which exits at a clone that shares memory without being a thread:
+  // there only a sandboxed run starts the helper (and fails with it).
+  Result<sandbox::Prestarted> guessed = Fail(ErrorCode::kUnsupported, "no guess");
+  if (!UnderValgrind(env)) guessed = sandbox::Prestart(policy::Network::kNone);
 
   JITSEC_ASSIGN_OR_RETURN(Request r, Evaluate(o, env));
   JITSEC_TRY(EnsureDirectory(r.paths.state_dir));
@@ -407,6 +422,9 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     }
   }
   const policy::Task& task = *r.decision.task;
+  if (guessed && (!task.sandbox.enabled || task.sandbox.network != policy::Network::kNone)) {
+    guessed->Abort();  // started for a sandbox without network, which this task does not want
+  }
 
   // The sandbox first: a kernel that cannot enforce it refuses before anything is issued. Its
   // init is started now, so that the kernel's namespace and mount work runs on another CPU
@@ -414,6 +432,13 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   std::optional<sandbox::SandboxPlan> plan;
   sandbox::Starting init;
   if (task.sandbox.enabled) {
+    // The guessed namespaces when the guess was right; otherwise new ones, started now.
+    sandbox::Prestarted namespaces;
+    if (guessed && guessed->network() == (task.sandbox.network == policy::Network::kNone)) {
+      namespaces = std::move(*guessed);
+    } else if (auto started = sandbox::Prestart(task.sandbox.network); started) {
+      namespaces = std::move(*started);
+    }
     JITSEC_ASSIGN_OR_RETURN(sandbox::KernelFeatures kernel, sandbox::ProbeKernel(r.paths.state_dir));
     auto refuse = [&](Error e) -> Result<int> {
       nlohmann::json fields = {{"rule", "sandbox"}, {"reason", e.message()}};
@@ -423,7 +448,7 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     if (!built) return refuse(std::move(built).error());
     auto prepared = sandbox::Prepare(*built, kernel, r.paths.state_dir);
     if (!prepared) return refuse(std::move(prepared).error());
-    auto started = sandbox::Start(*prepared, supervise::CommandGetsTerminal());
+    auto started = sandbox::Start(*prepared, supervise::CommandGetsTerminal(), std::move(namespaces));
     if (!started) {
       nlohmann::json fields = {{"reason", started.error().message()}};
       return record_and_fail("error", std::move(fields), std::move(started).error());

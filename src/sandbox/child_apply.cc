@@ -5,7 +5,9 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/close_range.h>
+#include <linux/futex.h>
 #include <linux/openat2.h>
+#include <linux/sched.h>
 #include <linux/securebits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -25,6 +27,8 @@
 #include <climits>
 #include <cstring>
 
+#include "base/raw_syscall.h"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define JITSEC_CHILD_ASAN 1
 #elif defined(__has_feature)
@@ -39,6 +43,7 @@
 
 namespace jitsec::sandbox::child {
 
+using ::jitsec::RawSyscall;
 using ::jitsec::child::ApplyFdTable;
 using ::jitsec::child::ApplyProcessSetup;
 using ::jitsec::child::Exec;
@@ -573,64 +578,78 @@ bool AddInsideRules(const PreparedSandbox::Impl& sb, int ruleset_fd) noexcept {
   return true;
 }
 
-bool LoopbackUp() noexcept {
-  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return false;
+// Brings the loopback of the caller's network namespace up. Raw system calls: it runs in the
+// Prestart helper, on jitsec's TLS. Returns 0 or -errno.
+__attribute__((no_sanitize("address", "undefined"))) long LoopbackUp() noexcept {
+  long s = RawSyscall(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return s;
   struct ifreq ifr {};
-  std::memcpy(ifr.ifr_name, "lo", 3);
+  ifr.ifr_name[0] = 'l';
+  ifr.ifr_name[1] = 'o';
   ifr.ifr_flags = IFF_UP | IFF_RUNNING;
-  bool ok = ::ioctl(s, SIOCSIFFLAGS, &ifr) == 0;
-  CloseQuietly(s);
-  return ok;
+  long r = RawSyscall(SYS_ioctl, s, SIOCSIFFLAGS, long(&ifr));
+  (void)RawSyscall(SYS_close, s);
+  return r < 0 ? r : 0;
 }
 
-// The network helper: a child of the init sharing its memory and descriptor table
-// (CLONE_VM | CLONE_FILES), on a stack of its own, that unshares the network namespace, brings
-// its loopback up, opens the namespace and exits. Its syscalls succeed in the normal case, so
-// it leaves errno alone; if one fails the run fails with it.
-struct NetworkHelper {
-  pid_t pid = -1;
-  int ns_fd = -1;  // written by the helper: its network namespace (shared descriptor table)
-  int err = 0;     // written by the helper: errno of the step that failed
-};
-
-int NetworkMain(void* p) {
-  auto* net = static_cast<NetworkHelper*>(p);
-  int fd = -1;
-  if (::unshare(CLONE_NEWNET) != 0 || !LoopbackUp() ||
-      (fd = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0) {
-    net->err = errno;
-  }
-  net->ns_fd = fd;
-  return 0;  // the clone wrapper exits (no noreturn call on a stack the sanitizers do not know)
+// Publishes a failure: whatever jitsec posted (kClone, kAbort) is answered by it.
+__attribute__((no_sanitize("address", "undefined"))) void PrestartFail(Prestart* p, ChildStep step,
+                                                                       long err) noexcept {
+  p->step = step;
+  p->err = int(-err);
+  __atomic_store_n(&p->state, int(PrestartState::kFailed), __ATOMIC_RELEASE);
+  (void)RawSyscall(SYS_futex, long(&p->state), FUTEX_WAKE_PRIVATE, 1);
 }
 
-bool StartNetworkHelper(void* stack_top, NetworkHelper* net) noexcept {
-  if (stack_top == nullptr) {
-    errno = EINVAL;
-    return false;
+// The Prestart helper (child_apply.h). Returns to glibc's clone wrapper, which exits: nothing
+// noreturn runs on this stack, which the sanitizers do not know, in the helper's own life.
+__attribute__((no_sanitize("address", "undefined"))) int PrestartMain(void* arg) noexcept {
+  auto* p = static_cast<Prestart*>(arg);
+  // Dies with jitsec; a jitsec already gone (this process reparented) gets no namespaces.
+  if (long r = RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL); r < 0) {
+    PrestartFail(p, ChildStep::kParentDeath, r);
+    return 0;
   }
-  net->pid = ::clone(NetworkMain, stack_top, CLONE_VM | CLONE_FILES | SIGCHLD, net);
-  return net->pid > 0;
-}
-
-// Waits for the helper (which also reaps it: what it wrote is complete once it has exited) and
-// joins its network namespace.
-bool JoinNetworkHelper(NetworkHelper* net) noexcept {
-  int st = 0;
-  pid_t r;
-  do {
-    r = ::waitpid(net->pid, &st, __WALL);
-  } while (r < 0 && errno == EINTR);
-  if (r != net->pid) return false;
-  if (net->err != 0 || net->ns_fd < 0) {
-    errno = net->err != 0 ? net->err : EIO;
-    return false;
+  if (RawSyscall(SYS_getppid) != p->parent) return 0;
+  if (long r = RawSyscall(SYS_unshare, CLONE_NEWUSER); r < 0) {
+    PrestartFail(p, ChildStep::kUserNamespace, r);
+    return 0;
   }
-  bool ok = ::setns(net->ns_fd, CLONE_NEWNET) == 0;
-  CloseQuietly(net->ns_fd);
-  net->ns_fd = -1;
-  return ok;
+  // In the new user namespace the helper has every capability, maps or not (the init writes
+  // them): enough to make the network namespace, which the new user namespace owns.
+  if (p->network) {
+    long r = RawSyscall(SYS_unshare, CLONE_NEWNET);
+    if (r == 0) r = LoopbackUp();
+    if (r < 0) {
+      PrestartFail(p, ChildStep::kNetwork, r);
+      return 0;
+    }
+  }
+  if (PrestartWait(p, PrestartState::kStarting) != PrestartState::kClone) return 0;
+  const InitArgs& init = *p->init;
+  // clone3 refuses an exit signal with CLONE_PARENT: the init's is the helper's (SIGCHLD).
+  struct clone_args ca {};
+  ca.flags = CLONE_PARENT | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  ca.pidfd = uint64_t(uintptr_t(&p->init_pidfd));
+  long pid = RawSyscall(SYS_clone3, long(&ca), long(sizeof ca));
+  if (pid == -ENOSYS) {  // before Linux 5.3: clone, the pidfd where the parent tid would go
+    pid = RawSyscall(SYS_clone, long(ca.flags), 0, long(&p->init_pidfd), 0);
+  }
+  if (pid == 0) {
+    // The init: a copy of jitsec's memory, on a copy of this stack.
+#ifdef JITSEC_CHILD_ASAN
+    __sanitizer_start_switch_fiber(nullptr, static_cast<char*>(p->stack_top) - ChildStack::kSize,
+                                   ChildStack::kSize);
+    __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+#endif
+    for (int fd : init.jitsec_ends) {
+      if (fd >= 0) (void)RawSyscall(SYS_close, fd);
+    }
+    RunInit(init);
+  }
+  p->init_pid = pid_t(pid);
+  (void)PrestartAdvance(p, PrestartState::kClone, PrestartState::kCloned);
+  return 0;
 }
 
 constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH, SIGUSR1, SIGUSR2};
@@ -771,6 +790,36 @@ int VforkTrampoline(void* p) {
 
 }  // namespace
 
+__attribute__((no_sanitize("address", "undefined"))) bool PrestartAdvance(
+    Prestart* p, PrestartState from, PrestartState to) noexcept {
+  int expected = int(from);
+  if (!__atomic_compare_exchange_n(&p->state, &expected, int(to), false, __ATOMIC_ACQ_REL,
+                                   __ATOMIC_ACQUIRE)) {
+    return false;
+  }
+  (void)RawSyscall(SYS_futex, long(&p->state), FUTEX_WAKE_PRIVATE, 1);
+  return true;
+}
+
+__attribute__((no_sanitize("address", "undefined"))) PrestartState PrestartWait(
+    Prestart* p, PrestartState from) noexcept {
+  int now;
+  while ((now = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE)) == int(from)) {
+    (void)RawSyscall(SYS_futex, long(&p->state), FUTEX_WAIT_PRIVATE, int(from), 0);
+  }
+  return PrestartState(now);
+}
+
+pid_t StartPrestart(Prestart* p, void* stack_top) noexcept {
+  if (stack_top == nullptr) {
+    errno = EINVAL;
+    return -1;
+  }
+  p->parent = ::getpid();
+  p->stack_top = stack_top;
+  return ::clone(PrestartMain, stack_top, CLONE_VM | CLONE_FILES | SIGCHLD, p);
+}
+
 IdMapLine FormatIdMapLine(unsigned id) noexcept {
   IdMapLine line;
   char digits[16];
@@ -908,15 +957,6 @@ void RunCommand(const PreparedSandbox::Impl& sb, const ExecView& spec, const Con
 
 void RunInit(const InitArgs& a) noexcept {
   const PreparedSandbox::Impl& sb = *a.sandbox;
-  // The network namespace (network: none) is the costly one, about half a millisecond of kernel
-  // work, with the loopback on top: a helper made by the init builds it while the init does
-  // everything else, on the other CPU, and the init then joins it (it belongs to the new user
-  // namespace, where the helper has every capability from the start, maps or not). It comes
-  // first so that it overlaps the most; it ends on its own, and dies with the PID namespace.
-  NetworkHelper net;
-  if (sb.plan.network == policy::Network::kNone && !StartNetworkHelper(a.net_stack_top, &net)) {
-    Fail(a.report_fd, ChildStep::kNetwork);
-  }
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) Fail(a.report_fd, ChildStep::kParentDeath);
   // getppid() is 0 in a new PID namespace, so the usual check is on the report pipe: jitsec
   // holds its only read end, which is closed before an exiting process reparents its children.
@@ -940,7 +980,6 @@ void RunInit(const InitArgs& a) noexcept {
     CloseQuietly(master);
   }
   if (::sethostname("jitsec", 6) != 0) Fail(a.report_fd, ChildStep::kHostname);
-  if (net.pid > 0 && !JoinNetworkHelper(&net)) Fail(a.report_fd, ChildStep::kNetwork);
   // Without `file: {path}` deliveries nothing more comes from the old root: pivot before the
   // command arrives (its detach is ~0.2 ms of work off the path to the command).
   if (!sb.has_secret_files && !PivotIntoRoot(&root)) Fail(a.report_fd, ChildStep::kMounts);

@@ -63,31 +63,67 @@ pid_t CloneVfork(int (*fn)(void*), void* arg, void* stack_top, int extra_flags,
 
 struct InitArgs {
   const PreparedSandbox::Impl* sandbox = nullptr;
+  int jitsec_ends[3] = {-1, -1, -1};  // jitsec's ends of the pipes and socket: the init closes them
   int control_fd = -1;                // the init's end of the socketpair the command comes on
   int report_fd = -1;                 // write end (the init raises it above the command's fds)
   int status_fd = -1;                 // write end: the command's exit code, before the init exits
   int* scratch = nullptr;             // sandbox->source_count ints, owned by the parent
   void* command_stack_top = nullptr;  // a ChildStack mapped by the parent before the clone
-  void* net_stack_top = nullptr;      // another, for the network helper (network: none)
   bool terminal = false;              // make a pty in the new devpts for jitsec (step 3)
   IdMapLine uid_map;                  // jitsec's euid, mapped to itself
   IdMapLine gid_map;                  // jitsec's egid, mapped to itself
 };
+
+// The namespaces a run's init is made in, started before the init so that the kernel's costly
+// part (the network namespace and its loopback, ~0.7 ms) runs on another CPU while jitsec reads
+// the policy and prepares the sandbox. A helper shares jitsec's memory and descriptor table
+// (clone CLONE_VM | CLONE_FILES, on a ChildStack of its own, raw system calls only: it runs on
+// jitsec's TLS, errno included), unshares the user namespace and, with `network`, the network
+// namespace, brings its loopback up, and waits for the init's arguments (or has them already).
+// It clones the init into those namespaces (clone3 CLONE_PARENT: the init is jitsec's child, as
+// if jitsec had cloned it, with new mount, PID, IPC and UTS namespaces owned by the new user
+// namespace), says so, and exits. The init is a copy of jitsec's memory taken before anything
+// is issued: jitsec waits for kCloned before it reads any key or secret. The fields are shared
+// between jitsec and the helper; `state` changes atomically, with futex wake-ups.
+enum class PrestartState : int {
+  kStarting = 0,  // the helper is making the namespaces, or waits for kClone or kAbort
+  kClone,         // jitsec: `init` is set; clone it once the namespaces are made
+  kAbort,         // jitsec: exit without cloning
+  kFailed,        // helper: failed at `step` with `err` (no init)
+  kCloned,        // helper: the init is cloned (`init_pid`, `init_pidfd`), or clone failed (-errno)
+};
+struct Prestart {
+  int state = int(PrestartState::kStarting);
+  pid_t parent = 0;           // jitsec: the helper exits if its parent is another by then
+  bool network = false;       // unshare the network namespace too (network: none)
+  void* stack_top = nullptr;  // the helper's stack (StartPrestart), which the init starts on
+  ChildStep step = ChildStep::kNone;
+  int err = 0;
+  const InitArgs* init = nullptr;  // set by jitsec with kClone
+  pid_t init_pid = -1;             // the init, or -errno of the clone
+  int init_pidfd = -1;
+};
+
+// Starts the helper on the stack whose top is stack_top. Returns its pid (a child of the caller,
+// to be reaped with __WALL once it has exited; its stack stays mapped until then), or -1 with
+// errno set.
+pid_t StartPrestart(Prestart* p, void* stack_top) noexcept;
+// Moves p->state from `from` to `to` (false: it was not `from`) and wakes the other side.
+bool PrestartAdvance(Prestart* p, PrestartState from, PrestartState to) noexcept;
+// Waits while p->state is `from`; returns the state it changed to.
+PrestartState PrestartWait(Prestart* p, PrestartState from) noexcept;
 
 // The namespace init, started by sandbox::Start before jitsec issues anything. Order (each step
 // reports its ChildStep on failure):
 //  1. PR_SET_PDEATHSIG(SIGKILL); if jitsec died before that took effect (no reader left on the
 //     report pipe), exit quietly; a process group of its own (setpgid);
 //  2. its own uid/gid maps: setgroups "deny", "U U 1", "G G 1" through /proc/self, dumpable
-//     only while the three files are opened (kUserNamespace); unless the network is the
-//     host's, a helper (clone CLONE_VM | CLONE_FILES on its own stack) unshares the network
-//     namespace, brings its loopback up and opens the namespace, concurrently with step 3;
+//     only while the three files are opened (kUserNamespace); the user namespace, and the
+//     network namespace unless the network is the host's, were made by the Prestart helper;
 //  3. mounts: rprivate /, clone every source tree, build the new root at /tmp (the old root's
 //     /tmp is hidden by it), /dev, /proc; when jitsec asked for a terminal, a pty of the new
 //     devpts, its master sent to jitsec on the control socket (SendTerminal); hostname
-//     "jitsec"; wait for the helper and setns
-//     into its network namespace (kNetwork); without `file: {path}` deliveries, pivot_root
-//     and a detach of the old root now;
+//     "jitsec"; without `file: {path}` deliveries, pivot_root and a detach of the old root now;
 //  4. wait for the command on the control socket (ReceiveCommand; exits quietly when jitsec
 //     closes it without sending: the run was refused or issuance failed) (kCommand);
 //  5. with `file: {path}` deliveries, the secret files (copied from the received memfds),

@@ -1,5 +1,5 @@
 // Parent side of the launch: Prepare (mount plan, Landlock ruleset, seccomp program) and Launch
-// (clone3 into new namespaces, uid/gid maps, release, report pipe).
+// (the namespace helper, the init cloned into its namespaces, release, report pipe).
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <sched.h>
@@ -35,20 +35,6 @@ Result<Pipe> MakePipe(std::string_view what) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return FailErrno(ErrorCode::kIo, "pipe2 (" + std::string(what) + ")");
   return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
-// clone3 with CLONE_PIDFD; falls back to clone when the kernel has no clone3. Returns the pid
-// (0 in the child) and the pidfd in *pidfd (parent).
-pid_t CloneWithPidfd(uint64_t flags, int* pidfd) {
-  struct clone_args args {};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = uint64_t(uintptr_t(pidfd));
-  args.exit_signal = SIGCHLD;
-  long pid = ::syscall(SYS_clone3, &args, sizeof args);
-  if (pid < 0 && errno == ENOSYS) {
-    pid = ::syscall(SYS_clone, (flags | CLONE_PIDFD | SIGCHLD), nullptr, pidfd, nullptr, nullptr);
-  }
-  return pid_t(pid);
 }
 
 // `setup` names what failed outside exec: "sandbox setup" or "command setup" (no sandbox).
@@ -166,7 +152,8 @@ Starting::Starting(Starting&& other) noexcept
       pidfd_(std::move(other.pidfd_)),
       control_(std::move(other.control_)),
       report_(std::move(other.report_)),
-      status_(std::move(other.status_)) {}
+      status_(std::move(other.status_)),
+      prestart_(std::move(other.prestart_)) {}
 
 Starting& Starting::operator=(Starting&& other) noexcept {
   if (this != &other) {
@@ -177,6 +164,7 @@ Starting& Starting::operator=(Starting&& other) noexcept {
     control_ = std::move(other.control_);
     report_ = std::move(other.report_);
     status_ = std::move(other.status_);
+    prestart_ = std::move(other.prestart_);
     terminal_ = other.terminal_;
   }
   return *this;
@@ -200,9 +188,78 @@ void Starting::Abandon() noexcept {
   errno = saved;
 }
 
-Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal) {
+struct Prestarted::State {
+  child::Prestart shared;  // the helper reads and writes it: at a fixed address (heap)
+  child::ChildStack stack;
+  pid_t helper = -1;
+
+  // An unused helper is told to exit; every helper is reaped (it exits on its own once it has
+  // cloned the init or failed), and only then is its stack unmapped.
+  ~State() {
+    if (helper <= 0) return;
+    int saved = errno;
+    (void)child::PrestartAdvance(&shared, child::PrestartState::kStarting, child::PrestartState::kAbort);
+    while (::waitpid(helper, nullptr, __WALL) < 0 && errno == EINTR) {
+    }
+    errno = saved;
+  }
+
+  // Hands the helper the init's arguments (it clones the init as soon as the namespaces are
+  // made) and returns the init's pid, its pidfd in *pidfd, once the init exists.
+  Result<pid_t> CloneInit(const child::InitArgs& args, int* pidfd) {
+    using child::PrestartState;
+    shared.init = &args;
+    (void)child::PrestartAdvance(&shared, PrestartState::kStarting, PrestartState::kClone);
+    if (child::PrestartWait(&shared, PrestartState::kClone) != PrestartState::kCloned) {
+      const ChildStep step = shared.step != ChildStep::kNone ? shared.step : ChildStep::kUserNamespace;
+      const int err = shared.err != 0 ? shared.err : ECHILD;
+      return Fail(Error(ErrorCode::kChildSetup,
+                        "sandbox setup failed at " + std::string(ChildStepName(step)) + ": " + std::strerror(err),
+                        err));
+    }
+    if (shared.init_pid <= 0) {
+      const int err = shared.init_pid < 0 ? -shared.init_pid : ECHILD;
+      return Fail(Error(ErrorCode::kChildSetup,
+                        std::string("sandbox setup failed at user namespace: clone: ") + std::strerror(err), err));
+    }
+    *pidfd = shared.init_pidfd;
+    return shared.init_pid;
+  }
+};
+
+Prestarted::Prestarted() = default;
+Prestarted::Prestarted(Prestarted&& other) noexcept = default;
+Prestarted& Prestarted::operator=(Prestarted&& other) noexcept = default;
+Prestarted::~Prestarted() = default;
+
+bool Prestarted::network() const { return state_ != nullptr && state_->shared.network; }
+
+void Prestarted::Abort() noexcept {
+  if (state_ == nullptr) return;
+  (void)child::PrestartAdvance(&state_->shared, child::PrestartState::kStarting, child::PrestartState::kAbort);
+}
+
+Result<Prestarted> Prestart(policy::Network network) {
+  auto state = std::make_unique<Prestarted::State>();
+  state->shared.network = network == policy::Network::kNone;
+  if (!state->stack.Allocate()) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: mmap (stack)");
+  state->helper = child::StartPrestart(&state->shared, state->stack.top());
+  if (state->helper < 0) return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: clone");
+  Prestarted p;
+  p.state_ = std::move(state);
+  return p;
+}
+
+Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal, Prestarted namespaces) {
   const PreparedSandbox::Impl& sb = sandbox.impl();
   if (!sb.plan.enabled) return Fail(ErrorCode::kInternal, "sandbox::Start without a sandbox");
+  if (!namespaces) {
+    JITSEC_ASSIGN_OR_RETURN(namespaces, Prestart(sb.plan.network));
+  }
+  Prestarted::State& ns = *namespaces.state_;
+  if (namespaces.network() != (sb.plan.network == policy::Network::kNone)) {
+    return Fail(ErrorCode::kInternal, "sandbox::Start: the namespaces were made for another network setting");
+  }
 
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
@@ -215,38 +272,28 @@ Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal) {
   std::vector<int> scratch(sb.source_count + 1, -1);
   // The init starts the command on this stack (CloneVfork): mapped here, inherited by the init.
   child::ChildStack stack;
-  child::ChildStack net_stack;  // the init's network helper, with network: none only
-  const bool net_helper = sb.plan.network == policy::Network::kNone;
-  if (!stack.Allocate() || (net_helper && !net_stack.Allocate())) {
+  if (!stack.Allocate()) {
     return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at fork: mmap (stack)");
   }
 
   child::InitArgs args;
   args.sandbox = &sb;
+  // jitsec's alone: the init sees jitsec's death as no reader on the report pipe.
+  args.jitsec_ends[0] = control.get();
+  args.jitsec_ends[1] = report.read.get();
+  args.jitsec_ends[2] = status.read.get();
   args.control_fd = init_control.get();
   args.report_fd = report.write.get();
   args.status_fd = status.write.get();
   args.scratch = scratch.data();
   args.command_stack_top = stack.top();
-  args.net_stack_top = net_stack.top();
   args.terminal = terminal;
   // The command sees its own ids, not root: the init writes "U U 1" and "G G 1" itself.
   args.uid_map = child::FormatIdMapLine(::geteuid());
   args.gid_map = child::FormatIdMapLine(::getegid());
 
-  // The init unshares the network namespace itself (network none), off jitsec's path.
-  const uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
   int pidfd_raw = -1;
-  pid_t pid = CloneWithPidfd(flags, &pidfd_raw);
-  if (pid < 0) {
-    return FailErrno(ErrorCode::kChildSetup, "sandbox setup failed at user namespace: clone");
-  }
-  if (pid == 0) {
-    ::close(report.read.get());  // jitsec's alone: the init sees jitsec's death as no reader
-    ::close(status.read.get());
-    ::close(control.get());
-    child::RunInit(args);
-  }
+  JITSEC_ASSIGN_OR_RETURN(pid_t pid, ns.CloneInit(args, &pidfd_raw));
   Starting s;
   s.sandbox_ = sandbox.shared_impl();
   s.terminal_ = terminal;
@@ -255,6 +302,7 @@ Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal) {
   s.control_ = std::move(control);
   s.report_ = std::move(report.read);
   s.status_ = std::move(status.read);
+  s.prestart_ = std::move(namespaces);  // the helper, reaped with s (it has exited by then)
   return s;  // the write ends, the init's socket end and jitsec's copy of the stack go here
 }
 

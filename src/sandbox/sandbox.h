@@ -20,21 +20,21 @@
 namespace jitsec::sandbox {
 
 // Design (implemented in namespaces.cc, child_apply.cc, mount_plan.cc, exec_message.cc):
-//  - Start (as soon as the policy has decided, before anything is issued): a socketpair for
+//  - Prestart (as `run` starts, before the policy is read): a helper (clone CLONE_VM |
+//    CLONE_FILES) unshares NEWUSER and, unless network host, NEWNET, and brings loopback up,
+//    while jitsec reads the policy and prepares the sandbox.
+//  - Start (as soon as the sandbox is prepared, before anything is issued): a socketpair for
 //    the command, report pipe (O_CLOEXEC) and status pipe, a stack for the command (mapped
-//    here, inherited by the init); clone3 with CLONE_PIDFD and
-//    CLONE_NEWUSER|NEWNS|NEWPID|NEWIPC|NEWUTS, clone() when clone3 is ENOSYS; unless network
-//    host, the init clones a helper (CLONE_VM|CLONE_FILES) that unshares NEWNET and brings
-//    loopback up, and joins that namespace with setns before it receives the command. The
+//    here, inherited by the init); the helper clones the init with clone3 CLONE_PARENT |
+//    CLONE_PIDFD | NEWNS|NEWPID|NEWIPC|NEWUTS (clone() when clone3 is ENOSYS) and exits. The
 //    kernel's namespace and mount work then runs while jitsec issues.
 //  - Launch: the command (descriptors by SCM_RIGHTS, argv, envp, cwd) on the socket, then
 //    reads the report pipe: EOF = the command exec'd.
-//  - The init (pid 1, no exec): clones a helper that makes the net namespace and loopback
-//    (network none), PDEATHSIG(SIGKILL) (exits if jitsec is already gone), its own process
+//  - The init (pid 1, no exec, jitsec's child): closes jitsec's ends of the pipes and socket,
+//    PDEATHSIG(SIGKILL) (exits if jitsec is already gone), its own process
 //    group, writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids;
 //    dumpable only while it opens them), builds the root (and, when asked, sends jitsec the
-//    master of a pty of its own devpts: sandbox::ReceivePtyMaster), sets the hostname, joins the helper's
-//    net namespace, receives its command (and the Landlock ruleset and seccomp program jitsec
+//    master of a pty of its own devpts: sandbox::ReceivePtyMaster), sets the hostname, receives its command (and the Landlock ruleset and seccomp program jitsec
 //    built meanwhile), attaches secret files, pivots, starts the command
 //    with clone(CLONE_VM|CLONE_VFORK) on the premapped stack, closes every descriptor but the
 //    status pipe, forwards INT/TERM/HUP/QUIT/WINCH/USR1/USR2, reaps, and when the command exits
@@ -160,6 +160,42 @@ struct Launched {
   UniqueFd status;
 };
 
+class Starting;
+
+// The namespaces a run's sandbox is made in, started as soon as the policy has chosen a
+// sandboxed task, before the sandbox is planned (child_apply.h, Prestart): a helper that shares
+// jitsec's memory makes the user namespace and, for network: none, the network namespace with
+// its loopback up (the costly part, ~0.7 ms of kernel work) on another CPU while jitsec plans
+// and prepares the sandbox; Start has it clone the init into them. Move-only; destroyed unused,
+// it tells the helper to exit and reaps it. Nothing of the run is in it but the network choice.
+class Prestarted {
+ public:
+  Prestarted();
+  Prestarted(const Prestarted&) = delete;
+  Prestarted& operator=(const Prestarted&) = delete;
+  Prestarted(Prestarted&& other) noexcept;
+  Prestarted& operator=(Prestarted&& other) noexcept;
+  ~Prestarted();
+  explicit operator bool() const { return state_ != nullptr; }
+  // Whether the helper makes a network namespace (network: none).
+  bool network() const;
+  // Tells an unused helper to exit once its namespaces are made, without waiting for it (the
+  // destructor reaps it). The namespaces cannot be used after this.
+  void Abort() noexcept;
+
+  struct State;
+
+ private:
+  friend Result<Prestarted> Prestart(policy::Network network);
+  friend Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal, Prestarted namespaces);
+  std::unique_ptr<State> state_;
+};
+
+// Starts the helper (clone with CLONE_VM | CLONE_FILES). Its own failures (a kernel without
+// unprivileged user namespaces, say) are reported by Start, naming the step and the errno.
+// Errors: kChildSetup when the helper cannot be started at all.
+[[nodiscard]] Result<Prestarted> Prestart(policy::Network network);
+
 // A namespace init started ahead of its command: it builds the sandbox (namespaces, id maps,
 // the new root, /dev, /proc, loopback) while jitsec issues the credentials, then waits for the
 // command on a private socket. Move-only; destroyed before Launch, it closes the socket (the
@@ -177,7 +213,7 @@ class Starting {
   explicit operator bool() const { return pid_ > 0; }
 
  private:
-  friend Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal);
+  friend Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal, Prestarted namespaces);
   friend Result<Launched> Launch(Starting starting, const ExecSpec& spec);
   friend Result<UniqueFd> ReceivePtyMaster(Starting& starting);
   void Abandon() noexcept;
@@ -189,14 +225,17 @@ class Starting {
   UniqueFd control_;  // jitsec's end of the socketpair
   UniqueFd report_;   // read end of the report pipe: a ChildReport, or EOF once the command exec'd
   UniqueFd status_;   // read end of the status pipe (Launched::status)
+  Prestarted prestart_;  // the helper that cloned the init, until it is reaped
 };
 
-// Clones the namespace init (user, mount, PID, IPC, UTS; it makes the net namespace itself
-// unless network host) with CLONE_PIDFD (clone3; clone when the kernel has no clone3). The init maps its own uid/gid and
-// sets up the mounts on its own (child_apply.h, RunInit). With `terminal` (the command will get
-// a pty) the init also makes that pty in its own devpts (ReceivePtyMaster). Errors: kChildSetup
-// naming the step.
-[[nodiscard]] Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal = false);
+// Starts the namespace init: the Prestart helper (`namespaces`, or one started here when it is
+// empty; its network choice must be the plan's) clones it into the user and network namespaces
+// it made, with new mount, PID, IPC and UTS namespaces and CLONE_PIDFD (clone3; clone when the
+// kernel has no clone3). The init maps its own uid/gid and sets up the mounts on its own
+// (child_apply.h, RunInit). With `terminal` (the command will get a pty) the init also makes
+// that pty in its own devpts (ReceivePtyMaster). Errors: kChildSetup naming the step.
+[[nodiscard]] Result<Starting> Start(const PreparedSandbox& sandbox, bool terminal = false,
+                                     Prestarted namespaces = Prestarted());
 
 // The master of a pty made in the init's own devpts (its /dev/pts), for a command that gets a
 // terminal: inside, ttyname() names its slave (a pty of the host's has no name there). Waits

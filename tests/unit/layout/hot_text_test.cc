@@ -120,7 +120,8 @@ TEST_F(HotText, HoldsWhatEveryCommandRuns) {
 
 TEST_F(HotText, HoldsWhatARunNeeds) {
   ExpectHot("_ZN6jitsec3run3RunERKNS0_10RunOptionsERKNS_11EnvironmentE", true);
-  ExpectHot("_ZN6jitsec7sandbox5StartERKNS0_15PreparedSandboxEb", true);
+  ExpectHot("_ZN6jitsec7sandbox8PrestartENS_6policy7NetworkE", true);
+  ExpectHot("_ZN6jitsec7sandbox5StartERKNS0_15PreparedSandboxEbNS0_10PrestartedE", true);
   ExpectHot("OSSL_PROVIDER_load", true);
   ExpectHot("sha256_block_data_order", true);  // the audit chain, the policy hash
   ExpectHot("aesni_gcm_encrypt", true);        // the local store

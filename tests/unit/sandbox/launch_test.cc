@@ -167,9 +167,8 @@ TEST(SandboxLaunchTest, CommandCannotSeeHostProcesses) {
   Sandbox s;
   Outcome o = s.Probe({"procs"});
   EXPECT_EQ(o.status, 0);
-  // Only the namespace init (1) and the probe itself (3) exist in the new PID namespace: 2 was
-  // the init's network helper (network: none), gone before the command starts.
-  EXPECT_EQ(o.out, "1 3\n");
+  // Only the namespace init (1) and the probe itself (2) exist in the new PID namespace.
+  EXPECT_EQ(o.out, "1 2\n");
 }
 
 TEST(SandboxLaunchTest, CommandRunsWithTheCallersIdsAndIsNotPid1) {
@@ -178,7 +177,7 @@ TEST(SandboxLaunchTest, CommandRunsWithTheCallersIdsAndIsNotPid1) {
   Outcome o = s.Probe({"ids"});
   EXPECT_EQ(o.status, 0);
   EXPECT_EQ(o.out, "uid=" + std::to_string(::getuid()) + " gid=" + std::to_string(::getgid()) +
-                       " pid=3 ppid=1\n");  // 2 was the init's network helper
+                       " pid=2 ppid=1\n");
 }
 
 TEST(SandboxLaunchTest, HostnameIsJitsec) {
@@ -491,7 +490,7 @@ TEST(SandboxLaunchTest, KillTermOfTheShellItselfGives143) {
   SKIP_UNLESS_SANDBOX();
   Sandbox s;
   Outcome o = s.Run({"/bin/sh", "-c", "echo $$; kill -TERM $$; echo survived"});
-  EXPECT_EQ(o.out, "3\n");
+  EXPECT_EQ(o.out, "2\n");
   EXPECT_EQ(o.status, 143);
 }
 

@@ -2,18 +2,28 @@
 // (exec_message.h): the message round trip with descriptors, strings and an environment larger
 // than a socket buffer; malformed, truncated and absent messages; an init abandoned before its
 // command (killed and reaped, nothing run); an init that has finished its setup long before the
-// command arrives; a setup failure that happened while jitsec was issuing, reported at Launch.
+// command arrives; a setup failure that happened while jitsec was issuing, reported at Launch;
+// the namespace helper (Prestart) that clones the init: the init is the caller's own child, an
+// unused helper is reaped, one made for another network setting is refused, and its failures
+// are reported by Start with their step.
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstring>
+#include <fstream>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -22,6 +32,7 @@
 #include <gtest/gtest.h>
 
 #include "base/exec_spec.h"
+#include "base/fs.h"
 #include "sandbox/exec_message.h"
 #include "sandbox/sandbox.h"
 #include "support/support.h"
@@ -265,7 +276,7 @@ TEST(SandboxStartTest, CommandSentLongAfterStartRunsInTheSandbox) {
   int st = 0;
   ASSERT_EQ(::waitpid(launched->pid, &st, 0), launched->pid);
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
-  EXPECT_EQ(out, "jitsec\n3\nwrote\n");  // init 1, its network helper was 2, the command 3
+  EXPECT_EQ(out, "jitsec\n2\nwrote\n");  // the init is 1, the command 2
   EXPECT_TRUE(fs::exists(w.ws / "ran"));
 }
 
@@ -294,6 +305,133 @@ TEST(SandboxStartTest, SetupFailureDuringIssuanceIsReportedAtLaunch) {
   EXPECT_EQ(launched.error().message(), "sandbox setup failed at mounts: No such file or directory");
   EXPECT_EQ(::waitpid(pid, nullptr, WNOHANG), -1);
   EXPECT_EQ(errno, ECHILD);
+}
+
+// The parent pid in /proc/PID/status, -1 when it cannot be read.
+pid_t ParentOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("PPid:", 0) == 0) return pid_t(std::stol(line.substr(5)));
+  }
+  return -1;
+}
+
+// No child of this process is left, zombies included (the helper is cloned with SIGCHLD).
+bool NoChildLeft() {
+  siginfo_t info{};
+  return ::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | __WALL) == -1 && errno == ECHILD;
+}
+
+// The helper clones the init with CLONE_PARENT: the init is this process's child (it reaps it,
+// and the init's parent-death signal is tied to it), and the helper itself is gone and reaped
+// once Start has returned and the Starting is destroyed.
+TEST(SandboxStartTest, InitIsTheCallersOwnChildAndTheHelperIsReaped) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  ASSERT_TRUE(NoChildLeft()) << "a child of an earlier test is left";
+  Workspace w;
+  auto prepared = w.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  auto ns = Prestart(w.config.network);
+  ASSERT_TRUE(ns) << ns.error().message();
+  pid_t pid = -1;
+  {
+    auto started = Start(*prepared, false, std::move(*ns));
+    ASSERT_TRUE(started) << started.error().message();
+    pid = started->pid();
+    EXPECT_EQ(ParentOf(pid), ::getpid());
+  }
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// A helper that was never used (the task turned out not to want its namespaces) exits when told
+// and is reaped: destroyed at once, and after an Abort.
+TEST(SandboxStartTest, UnusedNamespaceHelperIsReaped) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  ASSERT_TRUE(NoChildLeft()) << "a child of an earlier test is left";
+  {
+    auto ns = Prestart(policy::Network::kNone);
+    ASSERT_TRUE(ns) << ns.error().message();
+  }
+  EXPECT_TRUE(NoChildLeft());
+  {
+    auto ns = Prestart(policy::Network::kHost);
+    ASSERT_TRUE(ns) << ns.error().message();
+    ns->Abort();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// Namespaces made for network: host cannot carry a sandbox planned without network (and the
+// other way round): Start refuses, nothing is started.
+TEST(SandboxStartTest, NamespacesForAnotherNetworkSettingAreRefused) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  Workspace w;
+  auto prepared = w.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  ASSERT_EQ(w.config.network, policy::Network::kNone);
+  auto ns = Prestart(policy::Network::kHost);
+  ASSERT_TRUE(ns) << ns.error().message();
+  auto started = Start(*prepared, false, std::move(*ns));
+  ASSERT_FALSE(started);
+  EXPECT_EQ(started.error().code(), ErrorCode::kInternal);
+  EXPECT_TRUE(NoChildLeft());
+}
+
+// The helper's own failures (here: the kernel refuses its unshare, through a seccomp filter in a
+// fork of this process) are reported by Start with the step, and nothing is left running.
+std::string StartUnderUnshareFilter(const PreparedSandbox& prepared, uint32_t refused_flag) {
+  int msg[2];
+  EXPECT_EQ(::pipe2(msg, O_CLOEXEC), 0);
+  pid_t tester = ::fork();
+  if (tester == 0) {
+    // unshare(flags) with `refused_flag` in flags: EPERM; everything else allowed.
+    struct sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_unshare, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, refused_flag, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {sizeof code / sizeof code[0], code};
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+      ::_exit(2);
+    }
+    std::string text;
+    {
+      auto started = Start(prepared);
+      text = started ? std::string("started") : std::to_string(int(started.error().code())) + " " +
+                                                      started.error().message();
+    }
+    if (!NoChildLeft()) text += " (a child is left)";
+    (void)!::write(msg[1], text.data(), text.size());
+    ::_exit(0);
+  }
+  ::close(msg[1]);
+  std::string text;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(msg[0], buf, sizeof buf)) > 0) text.append(buf, size_t(n));
+  ::close(msg[0]);
+  int st = 0;
+  EXPECT_EQ(::waitpid(tester, &st, 0), tester);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << "2: the filter could not be installed";
+  return text;
+}
+
+TEST(SandboxStartTest, NamespaceHelperFailuresAreReportedWithTheirStep) {
+  JITSEC_SKIP_UNLESS(Feature::kUserNamespaces);
+  Workspace w;
+  auto prepared = w.Prepared();
+  ASSERT_TRUE(prepared) << prepared.error().message();
+  const std::string setup = std::to_string(int(ErrorCode::kChildSetup));
+  EXPECT_EQ(StartUnderUnshareFilter(*prepared, CLONE_NEWUSER),
+            setup + " sandbox setup failed at user namespace: Operation not permitted");
+  EXPECT_EQ(StartUnderUnshareFilter(*prepared, CLONE_NEWNET),
+            setup + " sandbox setup failed at network namespace: Operation not permitted");
 }
 
 // The init's pty (for a command with a terminal) is made in the sandbox's own devpts: its master
