@@ -77,12 +77,18 @@ Result<fs::path> Resolve(std::string_view written, const PlanInputs& in, std::st
   return Normalise(out);
 }
 
+// Whether v holds p; both normalised (Normalise), so that equal paths are equal strings, which
+// compare much faster than paths (component by component).
+bool Holds(const std::vector<fs::path>& v, const fs::path& p) {
+  return std::any_of(v.begin(), v.end(), [&](const fs::path& q) { return q.native() == p.native(); });
+}
+
 Result<std::vector<fs::path>> ResolveAll(const std::vector<std::string>& written,
                                          const PlanInputs& in, std::string_view key) {
   std::vector<fs::path> out;
   for (const auto& w : written) {
     JITSEC_ASSIGN_OR_RETURN(fs::path p, Resolve(w, in, key));
-    if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
+    if (!Holds(out, p)) out.push_back(std::move(p));
   }
   return out;
 }
@@ -91,7 +97,7 @@ std::vector<fs::path> NormaliseAll(const std::vector<fs::path>& in) {
   std::vector<fs::path> out;
   for (const auto& p : in) {
     fs::path n = Normalise(p);
-    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(std::move(n));
+    if (!Holds(out, n)) out.push_back(std::move(n));
   }
   return out;
 }
@@ -270,7 +276,7 @@ Result<SandboxPlan> BuildPlan(const policy::SandboxConfig& config, const PlanInp
   JITSEC_ASSIGN_OR_RETURN(auto read, ResolveAll(config.read, inputs, "filesystem.read"));
   // Writes win over reads for the same path.
   for (auto& p : read) {
-    if (std::find(plan.write.begin(), plan.write.end(), p) == plan.write.end()) {
+    if (!Holds(plan.write, p)) {
       plan.read.push_back(std::move(p));
     }
   }
@@ -290,7 +296,7 @@ Result<SandboxPlan> BuildPlan(const policy::SandboxConfig& config, const PlanInp
                                 "\" is not applied: a credential is delivered inside it");
         continue;
       }
-      if (std::find(plan.deny_default.begin(), plan.deny_default.end(), p) == plan.deny_default.end()) {
+      if (!Holds(plan.deny_default, p)) {
         plan.deny_default.push_back(std::move(p));
       }
     }
