@@ -380,11 +380,13 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   // runs sandboxed without network (the default): the network namespace is the kernel's costly
   // part (~0.7 ms), and the helper makes it on another CPU while this process reads the policy
   // and plans the sandbox (sandbox.h, Prestart). A task that turns out otherwise leaves it
-  // unused (Abort; reaped when Run returns). A failure to start it shows in sandbox::Start.
-  // Not under valgrind, which exits at a clone that shares memory without being a thread:
-  // there only a sandboxed run starts the helper (and fails with it).
-  Result<sandbox::Prestarted> guessed = Fail(ErrorCode::kUnsupported, "no guess");
-  if (!UnderValgrind(env)) guessed = sandbox::Prestart(policy::Network::kNone);
+  // unused (Abort; reaped when Run returns); sandbox::Start then starts its own, and reports
+  // any failure to start one. Not under valgrind, which exits at a clone that shares memory
+  // without being a thread: there only a sandboxed run starts the helper (and fails with it).
+  sandbox::Prestarted guessed;
+  if (!UnderValgrind(env)) {
+    if (auto started = sandbox::Prestart(policy::Network::kNone)) guessed = std::move(*started);
+  }
 
   JITSEC_ASSIGN_OR_RETURN(Request r, Evaluate(o, env));
   JITSEC_TRY(EnsureDirectory(r.paths.state_dir));
@@ -422,9 +424,8 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     }
   }
   const policy::Task& task = *r.decision.task;
-  if (guessed && (!task.sandbox.enabled || task.sandbox.network != policy::Network::kNone)) {
-    guessed->Abort();  // started for a sandbox without network, which this task does not want
-  }
+  const bool guessed_right = task.sandbox.enabled && task.sandbox.network == policy::Network::kNone;
+  if (!guessed_right) guessed.Abort();
 
   // The sandbox first: a kernel that cannot enforce it refuses before anything is issued. Its
   // init is started now, so that the kernel's namespace and mount work runs on another CPU
@@ -432,13 +433,6 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
   std::optional<sandbox::SandboxPlan> plan;
   sandbox::Starting init;
   if (task.sandbox.enabled) {
-    // The guessed namespaces when the guess was right; otherwise new ones, started now.
-    sandbox::Prestarted namespaces;
-    if (guessed && guessed->network() == (task.sandbox.network == policy::Network::kNone)) {
-      namespaces = std::move(*guessed);
-    } else if (auto started = sandbox::Prestart(task.sandbox.network); started) {
-      namespaces = std::move(*started);
-    }
     JITSEC_ASSIGN_OR_RETURN(sandbox::KernelFeatures kernel, sandbox::ProbeKernel(r.paths.state_dir));
     auto refuse = [&](Error e) -> Result<int> {
       nlohmann::json fields = {{"rule", "sandbox"}, {"reason", e.message()}};
@@ -448,7 +442,8 @@ Result<int> Run(const RunOptions& o, const Environment& env) {
     if (!built) return refuse(std::move(built).error());
     auto prepared = sandbox::Prepare(*built, kernel, r.paths.state_dir);
     if (!prepared) return refuse(std::move(prepared).error());
-    auto started = sandbox::Start(*prepared, supervise::CommandGetsTerminal(), std::move(namespaces));
+    auto started = sandbox::Start(*prepared, supervise::CommandGetsTerminal(),
+                                  guessed_right ? std::move(guessed) : sandbox::Prestarted());
     if (!started) {
       nlohmann::json fields = {{"reason", started.error().message()}};
       return record_and_fail("error", std::move(fields), std::move(started).error());

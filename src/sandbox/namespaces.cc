@@ -198,10 +198,15 @@ struct Prestarted::State {
   ~State() {
     if (helper <= 0) return;
     int saved = errno;
-    (void)child::PrestartAdvance(&shared, child::PrestartState::kStarting, child::PrestartState::kAbort);
+    Abort();
     while (::waitpid(helper, nullptr, __WALL) < 0 && errno == EINTR) {
     }
     errno = saved;
+  }
+
+  // A helper still waiting for the init's arguments exits once its namespaces are made.
+  void Abort() noexcept {
+    (void)child::PrestartAdvance(&shared, child::PrestartState::kStarting, child::PrestartState::kAbort);
   }
 
   // Hands the helper the init's arguments (it clones the init as soon as the namespaces are
@@ -235,8 +240,7 @@ Prestarted::~Prestarted() = default;
 bool Prestarted::network() const { return state_ != nullptr && state_->shared.network; }
 
 void Prestarted::Abort() noexcept {
-  if (state_ == nullptr) return;
-  (void)child::PrestartAdvance(&state_->shared, child::PrestartState::kStarting, child::PrestartState::kAbort);
+  if (state_ != nullptr) state_->Abort();
 }
 
 Result<Prestarted> Prestart(policy::Network network) {

@@ -34,8 +34,9 @@ namespace jitsec::sandbox {
 //    PDEATHSIG(SIGKILL) (exits if jitsec is already gone), its own process
 //    group, writes its own setgroups "deny", uid_map "U U 1", gid_map "G G 1" (jitsec's ids;
 //    dumpable only while it opens them), builds the root (and, when asked, sends jitsec the
-//    master of a pty of its own devpts: sandbox::ReceivePtyMaster), sets the hostname, receives its command (and the Landlock ruleset and seccomp program jitsec
-//    built meanwhile), attaches secret files, pivots, starts the command
+//    master of a pty of its own devpts: sandbox::ReceivePtyMaster), sets the hostname,
+//    receives its command (and the Landlock ruleset and seccomp program jitsec built
+//    meanwhile), attaches secret files, pivots, starts the command
 //    with clone(CLONE_VM|CLONE_VFORK) on the premapped stack, closes every descriptor but the
 //    status pipe, forwards INT/TERM/HUP/QUIT/WINCH/USR1/USR2, reaps, and when the command exits
 //    kills the rest of the namespace, writes the command's exit code on the status pipe (128+N
@@ -162,8 +163,8 @@ struct Launched {
 
 class Starting;
 
-// The namespaces a run's sandbox is made in, started as soon as the policy has chosen a
-// sandboxed task, before the sandbox is planned (child_apply.h, Prestart): a helper that shares
+// The namespaces a run's sandbox is made in, started before the sandbox is planned (`run`
+// starts them before it reads the policy; child_apply.h, Prestart): a helper that shares
 // jitsec's memory makes the user namespace and, for network: none, the network namespace with
 // its loopback up (the costly part, ~0.7 ms of kernel work) on another CPU while jitsec plans
 // and prepares the sandbox; Start has it clone the init into them. Move-only; destroyed unused,
